@@ -1,0 +1,52 @@
+# transfer_course: `make demo` runs the main job, `make test` runs the whole suite.
+# Both create .venv and install the pinned, tested stack (constraints.txt) on first use; later runs reuse it.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Point the course at ../shared/data when it exists and nothing else was chosen.
+SHARED_DATA := $(abspath $(wildcard ../shared/data))
+export TRANSFER_COURSE_DATA ?= $(SHARED_DATA)
+# Tests never download anything.
+TEST_ENV := TRANSFER_COURSE_OFFLINE=1 MPLBACKEND=Agg PYTHONHASHSEED=0
+
+.PHONY: install demo test test-fast sync-check export readme bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	# torch first, pinned: an unpinned torch would pull the newest release over the network.
+	$(BIN)/python -m pip install -q -c constraints.txt torch torchvision
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/transfer-course demo
+
+export: $(STAMP)
+	$(BIN)/nbdev-export
+
+readme: $(STAMP)
+	$(BIN)/python tools/make_readme.py
+
+# Fails when nbdev's export would change transfer_course/ (library and notebooks out of sync).
+sync-check: $(STAMP)
+	@rm -rf .sync-check && cp -r transfer_course .sync-check
+	@$(BIN)/nbdev-export
+	@if ! diff -rq -x __pycache__ .sync-check transfer_course; then \
+	  rm -rf .sync-check; echo "ERROR: transfer_course/ was out of sync with nbs/. nbdev-export has now updated it: review and commit."; exit 1; fi
+	@rm -rf .sync-check
+	@$(BIN)/python tools/make_readme.py --check
+
+test: $(STAMP) sync-check
+	$(TEST_ENV) $(BIN)/python -m pytest tests nbs --nbval-lax -p no:cacheprovider -q
+
+bench: $(STAMP)
+	$(BIN)/python bench/predict.py
+
+clean:
+	rm -rf $(VENV) .sync-check build *.egg-info
