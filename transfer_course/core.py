@@ -144,7 +144,8 @@ def choose_device(
     preference: str | None = None, # auto, cpu, mps, cuda or cuda:N; default: the `device` setting
 ) -> torch.device:
     "The device to compute on: CUDA, then MPS, then CPU unless `preference` names one."
-    preference = _parse_device(preference) if preference is not None else load_settings().device
+    try: preference = _parse_device(preference) if preference is not None else load_settings().device
+    except ValueError as error: raise SettingsError(f"Invalid device {preference!r}: {error}.") from error
     mps_available = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
     if preference == "auto":
         if torch.cuda.is_available(): return torch.device("cuda")

@@ -24,8 +24,8 @@ from .core import choose_device, load_settings
 # %% auto #0
 __all__ = ['MODELS', 'ModelRecord', 'imagenet_labels', 'WeightsError', 'verify_sha256_prefix', 'efficientnet_lite_weights_file',
            'rename_efficientnet_lite_keys', 'torchvision_weights', 'get_record', 'build_architecture',
-           'load_pretrained', 'load_image', 'preprocess', 'sample_images', 'top_k', 'predict', 'show_predictions',
-           'PredictionExplorer']
+           'load_pretrained', 'load_image', 'preprocess', 'sample_images', 'top_k', 'classify', 'predict',
+           'show_predictions', 'PredictionExplorer']
 
 # %% ../nbs/01_pretrained.ipynb #c006
 @dataclass(frozen=True)
@@ -273,6 +273,18 @@ def top_k(
             for row_p, row_i in zip(values, indices)]
 
 # %% ../nbs/01_pretrained.ipynb #c044
+def classify(
+    batch: torch.Tensor, # (N, 3, H, W) preprocessed images
+    model: nn.Module, # The network
+    labels: Sequence[str], # Its class names
+    k: int = 5, # How many classes to return per image
+) -> list[list[dict]]:
+    "Top-k of one preprocessed batch, computed under `torch.inference_mode()` on the model's device."
+    device = next(model.parameters()).device
+    layout = torch.channels_last if device.type == "cpu" else torch.contiguous_format
+    with torch.inference_mode(): return top_k(model(batch.to(device, memory_format=layout)), labels, k)
+
+# %% ../nbs/01_pretrained.ipynb #c045
 def predict(
     images: Sequence, # Paths, file bytes or PIL images
     model: nn.Module, # A model from `load_pretrained` (or any model with a `.record`)
@@ -288,18 +300,15 @@ def predict(
     record = record or getattr(model, "record", None)
     if record is None: raise ValueError("predict needs a record: pass record=..., or a model from load_pretrained().")
     labels = labels or record.labels
-    device = next(model.parameters()).device
-    layout = torch.channels_last if device.type == "cpu" else torch.contiguous_format
     results = []
-    with ThreadPoolExecutor(max_workers=2) as pool, torch.inference_mode(), tqdm(total=len(images), disable=not progress, unit="img") as bar:
+    with ThreadPoolExecutor(max_workers=2) as pool, tqdm(total=len(images), disable=not progress, unit="img") as bar:
         pending = pool.map(lambda image: preprocess(image, record), images)
         for batch in _batches(list(images), batch_size):
-            tensors = torch.stack([next(pending) for _ in batch]).to(device, memory_format=layout)
-            results += top_k(model(tensors), labels, k)
+            results += classify(torch.stack([next(pending) for _ in batch]), model, labels, k)
             bar.update(len(batch))
     return results
 
-# %% ../nbs/01_pretrained.ipynb #c049
+# %% ../nbs/01_pretrained.ipynb #c050
 def show_predictions(
     images: Sequence, # Paths, bytes or PIL images
     predictions: Sequence[Sequence[dict]], # The output of `predict` for these images
@@ -320,7 +329,7 @@ def show_predictions(
     fig.tight_layout()
     return fig
 
-# %% ../nbs/01_pretrained.ipynb #c056
+# %% ../nbs/01_pretrained.ipynb #c057
 class PredictionExplorer:
     "An ipywidgets explorer: upload or pick a photo, see the model's top-k as bars."
     def __init__(self,
