@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 SHARED_DATA := $(abspath $(wildcard ../shared/data))
 export TRANSFER_COURSE_DATA ?= $(SHARED_DATA)
 # Tests never download anything.
-TEST_ENV := TRANSFER_COURSE_OFFLINE=1 MPLBACKEND=Agg PYTHONHASHSEED=0
+TEST_ENV := TRANSFER_COURSE_OFFLINE=1 TRANSFER_COURSE_QUICK=1 MPLBACKEND=Agg PYTHONHASHSEED=0
 
 .PHONY: install demo test test-fast sync-check export readme bench clean
 

@@ -55,6 +55,7 @@ SETTINGS_SCHEMA = (
     ("transfer_course", "deterministic", _parse_bool, False, ()),
     ("transfer_course", "device", _parse_device, "auto", ()),
     ("transfer_course", "offline", _parse_bool, False, ()),
+    ("transfer_course", "quick", _parse_bool, False, ()),
     ("grading", "timeout", _parse_positive(float), 300.0, ()),
     ("grading", "cell_timeout", _parse_positive(float), 60.0, ()),
     ("grading", "memory_mb", _parse_positive(int), 4096, ()),
@@ -73,6 +74,7 @@ class Settings:
     deterministic: bool # Ask PyTorch for deterministic algorithms
     device: str # auto, cpu, mps, cuda or cuda:N
     offline: bool # Forbid all downloads
+    quick: bool # Lessons shrink image size, images and epochs (test runs); results are worse, code paths identical
     timeout: float # Grading: wall-clock seconds per submission
     cell_timeout: float # Grading: wall-clock seconds per cell
     memory_mb: int # Grading: memory limit of a student kernel
