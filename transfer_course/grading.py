@@ -305,6 +305,7 @@ def grade_notebook(
     if notebook is None:
         zero = {i: ProbeOutcome("no_kernel", detail=digest) for i in range(1000)}
         return [_outcomes(spec, zero, "") for spec in specs], [f"{path.name}: {digest}; nothing could run."], "", 0.0
+    positions = [i + 1 for i, c in enumerate(notebook.cells) if c.cell_type == "code"]  # cell numbers as the student sees them
     cells = [c.source for c in notebook.cells if c.cell_type == "code"]
     points, notes, probes, worked = _probe_points(notebook, specs), [], {s.name: {} for s in specs}, []
     deadline, restarts, executed = time.monotonic() + limits.timeout, 0, 0.0
@@ -327,18 +328,18 @@ def grade_notebook(
     try:
         for index, source in enumerate(cells):
             if time.monotonic() > deadline:
-                notes.append(f"Time limit of {limits.timeout:g} s reached: cells {index + 1}–{len(cells)} did not run."); break
+                notes.append(f"Time limit of {limits.timeout:g} s reached: cell {positions[index]} and the cells after it did not run."); break
             if source.strip():
                 execution = kernel.execute(source, min(limits.cell_timeout, max(0.5, deadline - time.monotonic())))
                 executed += execution.seconds
                 if execution.status == "ok": worked.append(index)
-                elif execution.status == "error": notes.append(f"Cell {index + 1} raised {execution.error}; the cells after it still ran.")
-                elif execution.status == "timeout": notes.append(f"Cell {index + 1} {execution.error}; the cells after it still ran.")
+                elif execution.status == "error": notes.append(f"Cell {positions[index]} raised {execution.error}; the cells after it still ran.")
+                elif execution.status == "timeout": notes.append(f"Cell {positions[index]} {execution.error}; the cells after it still ran.")
                 else:
                     reason = {"died": "ended the kernel (e.g. `os._exit` or a crash)", "memory": f"went over the memory limit ({limits.memory_mb} MB) and the kernel was stopped",
                               "stuck": f"ran past the cell limit ({limits.cell_timeout:g} s) and ignored the interrupt"}[execution.status]
-                    if restarts >= limits.max_restarts: notes.append(f"Cell {index + 1} {reason}; too many restarts, grading of this notebook stopped."); break
-                    notes.append(f"Cell {index + 1} {reason}; a new kernel re-ran the cells that had worked, and grading went on.")
+                    if restarts >= limits.max_restarts: notes.append(f"Cell {positions[index]} {reason}; too many restarts, grading of this notebook stopped."); break
+                    notes.append(f"Cell {positions[index]} {reason}; a new kernel re-ran the cells that had worked, and grading went on.")
                     kernel = restart(index)
             run_probes(points.get(index, []))
         run_probes(points.get(-1, []) + [s for i, group in points.items() if i >= len(cells) for s in group], grace=30)

@@ -117,6 +117,7 @@ def kernel_main(argv: list | None = None) -> None:
     parser.add_argument("--write", action="append", default=[])
     parser.add_argument("--landlock", action="store_true")
     args = parser.parse_args(argv)
+    _libc().prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: die with the grader, even if it is killed
     apply_resource_limits(args.memory_mb)
     for module in filter(None, args.preload.split(",")): importlib.import_module(module)
     import transfer_course, ipykernel.kernelapp  # imported while the whole filesystem is still readable
