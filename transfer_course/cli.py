@@ -128,7 +128,7 @@ def _add_core_commands(subparsers) -> None:
     demo.set_defaults(run=_run_demo)
 
 # %% ../nbs/90_cli.ipynb #c016
-COMMAND_MODULES: tuple[str, ...] = ("grading",) # modules of transfer_course with an `add_cli_commands(subparsers)`
+COMMAND_MODULES: tuple[str, ...] = ("grading", "scrape") # modules of transfer_course with an `add_cli_commands(subparsers)`
 
 def build_parser() -> argparse.ArgumentParser:
     "The full `transfer-course` argument parser."
