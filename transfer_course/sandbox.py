@@ -15,9 +15,9 @@ from jupyter_client import BlockingKernelClient
 from jupyter_client.connect import write_connection_file
 
 # %% auto #0
-__all__ = ['apply_resource_limits', 'landlock_abi', 'restrict_filesystem', 'drop_capabilities', 'kernel_main', 'SandboxConfig',
-           'kernel_settings', 'scrubbed_environment', 'Execution', 'SandboxKernel', 'become_subreaper', 'reap_orphans',
-           'KernelPool']
+__all__ = ['apply_resource_limits', 'landlock_abi', 'restrict_filesystem', 'drop_capabilities', 'zygote_main', 'kernel_main',
+           'SandboxConfig', 'kernel_settings', 'scrubbed_environment', 'Execution', 'Zygote', 'SandboxKernel',
+           'become_subreaper', 'reap_orphans', 'KernelPool']
 
 # %% ../nbs/82_sandbox.ipynb #c005
 def apply_resource_limits(memory_mb: int, max_file_mb: int = 512) -> None:
@@ -106,34 +106,76 @@ def drop_capabilities() -> None:
     if libc.capset(ctypes.byref(header), data) != 0: raise OSError(ctypes.get_errno(), "capset failed")
 
 # %% ../nbs/82_sandbox.ipynb #c016
+def _become_kernel(connection_file: str, read: list, write: list, landlock: bool) -> None:
+    "The last steps of every grading kernel: Landlock, dropped capabilities, `sandbox.json`, then the IPython kernel."
+    import ipykernel.kernelapp
+    connection = json.loads(Path(connection_file).read_text())
+    ports = [connection[k] for k in ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")]
+    abi = restrict_filesystem(read, write, ports) if landlock else 0
+    capabilities_dropped = os.geteuid() != 0
+    if os.geteuid() == 0:
+        try: drop_capabilities(); capabilities_dropped = True
+        except OSError: pass
+    Path(connection_file).with_name("sandbox.json").write_text(json.dumps({"landlock_abi": abi, "capabilities_dropped": capabilities_dropped, "pid": os.getpid()}))
+    ipykernel.kernelapp.IPKernelApp.launch_instance(argv=["-f", connection_file, "--HistoryManager.enabled=False", "--IPKernelApp.log_level=CRITICAL"])
+
+def _preload(modules: str) -> None:
+    "Import the comma-separated `modules`, the course library and the kernel machinery."
+    import importlib
+    for module in filter(None, modules.split(",")): importlib.import_module(module)
+    import transfer_course, ipykernel.kernelapp  # imported while the whole filesystem is still readable
+
+# %% ../nbs/82_sandbox.ipynb #c018
+def _zygote_child(request: dict) -> None:
+    "In a freshly forked child of the zygote: become the sandboxed kernel described by `request`."
+    os.setsid()
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+    log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(log, 1); os.dup2(log, 2)
+    os.chdir(request["cwd"])
+    os.environ.clear(); os.environ.update(request["env"])
+    tempfile.tempdir = None  # re-read TMPDIR
+    _libc().prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: die with the zygote (which dies with the grader)
+    apply_resource_limits(request["memory_mb"])
+    _become_kernel(request["connection_file"], request["read"], request["write"], request["landlock"])
+
+def zygote_main(preload: str) -> None:
+    "Fork server: preload once, then for each JSON request on stdin fork a kernel and answer its pid on stdout."
+    _libc().prctl(1, signal.SIGKILL, 0, 0, 0)
+    _preload(preload)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    for line in sys.stdin.buffer:
+        request = json.loads(line)
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try: _zygote_child(request); code = 0
+            finally: os._exit(code)
+        sys.stdout.buffer.write(json.dumps({"pid": pid}).encode() + b"\n"); sys.stdout.buffer.flush()
+
+# %% ../nbs/82_sandbox.ipynb #c019
 def kernel_main(argv: list | None = None) -> None:
-    "Entry point of a sandboxed kernel: `python -m transfer_course.sandbox --connection-file F ...`."
-    import argparse, importlib
+    "Entry point: `python -m transfer_course.sandbox --connection-file F ...` (one kernel) or `--zygote` (a fork server)."
+    import argparse
     parser = argparse.ArgumentParser(prog="python -m transfer_course.sandbox")
-    parser.add_argument("--connection-file", required=True)
+    parser.add_argument("--connection-file")
     parser.add_argument("--memory-mb", type=int, default=4096)
     parser.add_argument("--preload", default="")
     parser.add_argument("--read", action="append", default=[])
     parser.add_argument("--write", action="append", default=[])
     parser.add_argument("--landlock", action="store_true")
+    parser.add_argument("--zygote", action="store_true")
     args = parser.parse_args(argv)
+    if args.zygote: return zygote_main(args.preload)
     _libc().prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: die with the grader, even if it is killed
     apply_resource_limits(args.memory_mb)
-    for module in filter(None, args.preload.split(",")): importlib.import_module(module)
-    import transfer_course, ipykernel.kernelapp  # imported while the whole filesystem is still readable
-    connection = json.loads(Path(args.connection_file).read_text())
-    ports = [connection[k] for k in ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")]
-    abi = restrict_filesystem(args.read, args.write, ports) if args.landlock else 0
-    capabilities_dropped = os.geteuid() != 0
-    if os.geteuid() == 0:
-        try: drop_capabilities(); capabilities_dropped = True
-        except OSError: pass
-    Path(args.connection_file).with_name("sandbox.json").write_text(json.dumps({"landlock_abi": abi, "capabilities_dropped": capabilities_dropped, "pid": os.getpid()}))
-    ipykernel.kernelapp.IPKernelApp.launch_instance(argv=["-f", args.connection_file, "--HistoryManager.enabled=False", "--IPKernelApp.log_level=CRITICAL"])
+    _preload(args.preload)
+    _become_kernel(args.connection_file, args.read, args.write, args.landlock)
 
 if __name__ == "__main__" and "IPython" not in sys.modules: kernel_main()  # not when this cell runs in a notebook
 
-# %% ../nbs/82_sandbox.ipynb #c018
+# %% ../nbs/82_sandbox.ipynb #c021
 @dataclass(frozen=True)
 class SandboxConfig:
     "How to start grading kernels."
@@ -143,6 +185,7 @@ class SandboxConfig:
     read_paths: tuple = () # Extra read-only paths (datasets, model cache)
     settings: dict = field(default_factory=dict) # Course settings for the kernel: {section: {key: value}}
     startup_timeout: float = 60.0 # Seconds for a kernel to become ready
+    zygote: bool = True # Fork kernels from a fork server that has done the preloads (used by `KernelPool`)
 
 def kernel_settings() -> dict:
     "The grader's own course settings, as {section: {key: value}} for a kernel's settings file."
@@ -158,7 +201,7 @@ def _system_read_paths() -> list[str]:
              *(p for p in sys.path if p and "site-packages" in p), "/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/proc", "/sys", "/dev", "/opt", "/snap"}
     return sorted(os.path.realpath(p) for p in paths if os.path.exists(p))
 
-# %% ../nbs/82_sandbox.ipynb #c019
+# %% ../nbs/82_sandbox.ipynb #c022
 def scrubbed_environment(sandbox_dir: Path, tag: str) -> dict:
     "The whole environment of a grading kernel: nothing inherited but the essentials."
     return {"PATH": os.pathsep.join([os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin", "/bin"]),
@@ -168,7 +211,7 @@ def scrubbed_environment(sandbox_dir: Path, tag: str) -> dict:
             "TRANSFER_COURSE_SETTINGS": str(sandbox_dir/"settings.ini"), "TRANSFER_COURSE_OFFLINE": "1",
             "TRANSFER_COURSE_SANDBOX": tag, "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
 
-# %% ../nbs/82_sandbox.ipynb #c022
+# %% ../nbs/82_sandbox.ipynb #c025
 @dataclass
 class Execution:
     "What happened when a kernel ran one cell or probe."
@@ -178,7 +221,7 @@ class Execution:
     seconds: float = 0.0 # Wall-clock time
     output_bytes: int = 0 # Bytes of output seen (and discarded)
 
-# %% ../nbs/82_sandbox.ipynb #c023
+# %% ../nbs/82_sandbox.ipynb #c026
 def _free_ports(count: int) -> list[int]:
     "`count` free TCP ports on the loopback interface."
     sockets = [socket.socket() for _ in range(count)]
@@ -188,11 +231,34 @@ def _free_ports(count: int) -> list[int]:
     finally:
         for s in sockets: s.close()
 
-# %% ../nbs/82_sandbox.ipynb #c024
+# %% ../nbs/82_sandbox.ipynb #c027
+class Zygote:
+    "The grader's handle on a fork server (see `zygote_main`); thread-safe."
+    def __init__(self, config: SandboxConfig):
+        self.dir = Path(tempfile.mkdtemp(prefix="tc-zygote-"))
+        for sub in ("home", "tmp"): (self.dir/sub).mkdir()
+        self.lock = threading.Lock()
+        self.process = subprocess.Popen([sys.executable, "-m", "transfer_course.sandbox", "--zygote", "--preload", ",".join(config.preload)],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=self.dir,
+                                        env=scrubbed_environment(self.dir, "zygote"), start_new_session=True)
+    def spawn(self, request: dict) -> int:
+        "Fork a kernel for `request`; return its pid."
+        with self.lock:
+            self.process.stdin.write(json.dumps(request).encode() + b"\n"); self.process.stdin.flush()
+            line = self.process.stdout.readline()
+        if not line: raise RuntimeError("The kernel fork server has stopped.")
+        return json.loads(line)["pid"]
+    def close(self) -> None:
+        try: os.killpg(self.process.pid, signal.SIGKILL)
+        except OSError: pass
+        self.process.wait(5)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+# %% ../nbs/82_sandbox.ipynb #c028
 class SandboxKernel:
     "One sandboxed kernel process, used for one submission only."
-    def __init__(self, config: SandboxConfig, base_dir: Path | None = None, workdir: Path | None = None):
-        self.config, self.tag, self.workdir = config, secrets.token_hex(8), workdir
+    def __init__(self, config: SandboxConfig, base_dir: Path | None = None, workdir: Path | None = None, zygote: Zygote | None = None):
+        self.config, self.tag, self.workdir, self.zygote = config, secrets.token_hex(8), workdir, zygote
         self.dir = Path(tempfile.mkdtemp(prefix="tc-sandbox-", dir=base_dir))
         for sub in ("work", "home", "tmp"): (self.dir/sub).mkdir()
         self.log_path = Path(tempfile.mkstemp(prefix="tc-kernel-", suffix=".log")[1])
@@ -206,7 +272,7 @@ class SandboxKernel:
         if not any("[transfer_course]" == l for l in lines): lines = ["[transfer_course]", ""] + lines
         (self.dir/"settings.ini").write_text("\n".join(lines))
 
-# %% ../nbs/82_sandbox.ipynb #c025
+# %% ../nbs/82_sandbox.ipynb #c029
 def _start(self: SandboxKernel) -> SandboxKernel:
     "Launch the kernel process and wait until it answers (preloads included)."
     self._write_settings()
@@ -214,14 +280,18 @@ def _start(self: SandboxKernel) -> SandboxKernel:
     connection_file = str(self.dir/"kernel.json")
     write_connection_file(connection_file, ip="127.0.0.1", key=secrets.token_hex(16).encode(), shell_port=ports[0],
                           iopub_port=ports[1], stdin_port=ports[2], hb_port=ports[3], control_port=ports[4])
-    command = [sys.executable, "-m", "transfer_course.sandbox", "--connection-file", connection_file,
-               "--memory-mb", str(self.config.memory_mb), "--preload", ",".join(self.config.preload)]
-    if self.config.landlock:
-        command += ["--landlock", "--write", str(self.dir), "--write", "/dev/null", "--write", "/dev/shm"]
-        command += [a for p in (*_system_read_paths(), *map(str, self.config.read_paths)) for a in ("--read", p)]
-    with open(self.log_path, "wb") as log:
-        self.process = psutil.Popen(command, cwd=self.workdir or self.dir/"work", env=scrubbed_environment(self.dir, self.tag),
-                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
+    read = [*_system_read_paths(), *map(str, self.config.read_paths)]
+    write = [str(self.dir), "/dev/null", "/dev/shm"]
+    cwd, env = self.workdir or self.dir/"work", scrubbed_environment(self.dir, self.tag)
+    if self.zygote is not None:
+        self.process = psutil.Process(self.zygote.spawn({"connection_file": connection_file, "cwd": str(cwd), "env": env, "memory_mb": self.config.memory_mb,
+                                                         "read": read, "write": write, "landlock": self.config.landlock, "log": str(self.log_path)}))
+    else:
+        command = [sys.executable, "-m", "transfer_course.sandbox", "--connection-file", connection_file,
+                   "--memory-mb", str(self.config.memory_mb), "--preload", ",".join(self.config.preload)]
+        if self.config.landlock: command += ["--landlock", *(a for p in write for a in ("--write", p)), *(a for p in read for a in ("--read", p))]
+        with open(self.log_path, "wb") as log:
+            self.process = psutil.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
     deadline = time.monotonic() + self.config.startup_timeout
     while not (self.dir/"sandbox.json").exists() and self.alive() and time.monotonic() < deadline: time.sleep(0.02)  # preloading
     self.client = BlockingKernelClient(connection_file=connection_file)
@@ -238,7 +308,7 @@ def _start(self: SandboxKernel) -> SandboxKernel:
     return self
 SandboxKernel.start = _start
 
-# %% ../nbs/82_sandbox.ipynb #c027
+# %% ../nbs/82_sandbox.ipynb #c031
 def _tree(self: SandboxKernel) -> list:
     "The kernel process and all its live descendants."
     try: processes = [self.process, *self.process.children(recursive=True)]
@@ -255,10 +325,11 @@ def _memory_mb(self: SandboxKernel) -> float:
     return total / 2**20
 
 def _alive(self: SandboxKernel) -> bool:
-    return self.process is not None and self.process.poll() is None
+    try: return self.process is not None and self.process.is_running() and self.process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error: return False
 SandboxKernel._tree, SandboxKernel.memory_mb, SandboxKernel.alive = _tree, _memory_mb, _alive
 
-# %% ../nbs/82_sandbox.ipynb #c028
+# %% ../nbs/82_sandbox.ipynb #c032
 def _execute(self: SandboxKernel, code: str, timeout: float, user_expressions: dict | None = None, silent: bool = False) -> Execution:
     "Run `code`; wait at most `timeout` seconds (then interrupt); never raises."
     start, output_bytes, error, reply_status = time.monotonic(), 0, "", None
@@ -301,7 +372,7 @@ def _execute(self: SandboxKernel, code: str, timeout: float, user_expressions: d
     return Execution("ok", "", expressions, seconds, output_bytes)
 SandboxKernel.execute = _execute
 
-# %% ../nbs/82_sandbox.ipynb #c030
+# %% ../nbs/82_sandbox.ipynb #c034
 def _tagged_processes(tag: str) -> list:
     "Live processes whose environment carries `TRANSFER_COURSE_SANDBOX=tag`."
     found = []
@@ -337,7 +408,7 @@ def _shutdown(self: SandboxKernel) -> int:
     return killed
 SandboxKernel.kill, SandboxKernel.shutdown = _kill, _shutdown
 
-# %% ../nbs/82_sandbox.ipynb #c034
+# %% ../nbs/82_sandbox.ipynb #c038
 def become_subreaper() -> bool:
     "Make orphaned descendants of this process re-parent to it (Linux `PR_SET_CHILD_SUBREAPER`)."
     if not sys.platform.startswith("linux"): return False
@@ -352,16 +423,17 @@ def reap_orphans(keep: set) -> int:
         except psutil.Error: continue
     return killed
 
-# %% ../nbs/82_sandbox.ipynb #c036
+# %% ../nbs/82_sandbox.ipynb #c040
 class KernelPool:
     "Start sandboxed kernels ahead of need; each `get()` hands out a fresh, ready kernel."
     def __init__(self, config: SandboxConfig, size: int = 2, starters: int = 1):
         self.config, self.ready, self.closed = config, queue.Queue(maxsize=max(1, size)), threading.Event()
+        self.zygote = Zygote(config) if config.zygote and sys.platform.startswith("linux") else None
         self.threads = [threading.Thread(target=self._fill, daemon=True, name=f"kernel-pool-{i}") for i in range(max(1, starters))]
         for thread in self.threads: thread.start()
     def _fill(self) -> None:
         while not self.closed.is_set():
-            try: kernel = SandboxKernel(self.config).start()
+            try: kernel = SandboxKernel(self.config, zygote=self.zygote).start()
             except Exception as error: kernel = error
             while not self.closed.is_set():
                 try: self.ready.put(kernel, timeout=0.2); break
@@ -380,3 +452,4 @@ class KernelPool:
         while not self.ready.empty():
             kernel = self.ready.get_nowait()
             if isinstance(kernel, SandboxKernel): kernel.shutdown()
+        if self.zygote is not None: self.zygote.close()

@@ -1,0 +1,94 @@
+"""Grading throughput and per-submission overhead on the lesson-1 assignment (issue 3, item 9).
+
+    python bench/grading.py [--n 40] [--workers 1 2] [--release DIR]
+
+Generates N submissions of nbs/exercises/01_pretrained.ipynb (correct, buggy, partly attempted, untouched; cycled),
+grades them with each worker count into a fresh gradebook, and prints:
+- throughput (submissions per minute) and wall time per submission;
+- the notebooks' own execution time (sum of cell times measured around each execute request);
+- overhead per submission = wall time per submission with 1 worker - own execution time
+  (kernel start, imports not done by the notebook itself, probes, judging, database, clean-up);
+- for comparison, one submission run the classic way: a fresh plain kernel via nbclient (what nbgrader/otter do).
+"""
+import argparse, statistics, sys, tempfile, time
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from transfer_course.grading import Limits, assign, grade, load_bundle  # noqa: E402
+
+VARIANTS = {
+    "correct": {},
+    "not_normalised": {"preprocess_image": "def preprocess_image(image, record):\n    image = TF.center_crop(TF.resize(image, record.resize_size), record.input_size)\n    return TF.pil_to_tensor(image).float() / 255"},
+    "topk_ascending": {"top_k_labels": "def top_k_labels(logits, labels, k=5):\n    return [[labels[i] for i in row] for row in (-logits).topk(k, dim=-1).indices.tolist()]"},
+    "untouched": None,
+}
+SOLUTIONS = {
+    "preprocess_image": "def preprocess_image(image, record):\n    image = TF.resize(image, record.resize_size, interpolation=TF.InterpolationMode(record.interpolation))\n"
+                        "    image = TF.center_crop(image, record.input_size)\n    return TF.normalize(TF.pil_to_tensor(image).float() / 255, record.mean, record.std)",
+    "top_k_labels": "def top_k_labels(logits, labels, k=5):\n    return [[labels[i] for i in row] for row in logits.topk(k, dim=-1).indices.tolist()]",
+    "misclassified": "def misclassified(predictions, acceptable):\n    return sorted(n for n, l in predictions.items() if l[0] not in acceptable[n])",
+    "why_astronaut": "why_astronaut = 'B'",
+}
+
+
+def make_submission(student_notebook: Path, variant: str, dest: Path) -> None:
+    notebook = nbformat.read(student_notebook, as_version=4)
+    answers = None if VARIANTS[variant] is None else {**SOLUTIONS, **VARIANTS[variant]}
+    if answers:
+        for cell in notebook.cells:
+            for name, source in answers.items():
+                if cell.cell_type == "code" and (cell.source.startswith(f"def {name}(") or cell.source.startswith(f"{name} =")): cell.source = source
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, dest)
+
+
+def classic_baseline(notebook_path: Path) -> float:
+    "Seconds to run one submission in a fresh, plain kernel with nbclient (kernel start included)."
+    from nbclient import NotebookClient
+    notebook = nbformat.read(notebook_path, as_version=4)
+    start = time.monotonic()
+    NotebookClient(notebook, timeout=120, allow_errors=True, resources={"metadata": {"path": str(notebook_path.parent)}}).execute()
+    return time.monotonic() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=40)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--release", type=Path, help="reuse a release made by `transfer-course assign`")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-grading-"))
+    release = args.release
+    if release is None:
+        release = work/"release"
+        start = time.monotonic()
+        assign([ROOT/"nbs"/"exercises"/"01_pretrained.ipynb"], release)
+        print(f"assign: {time.monotonic() - start:.1f} s")
+    student_notebook = release/"student"/"01_pretrained.ipynb"
+    names = list(VARIANTS)
+    for index in range(args.n):
+        make_submission(student_notebook, names[index % len(names)], work/"submissions"/f"s{index:03d}"/"01_pretrained.ipynb")
+    bundle = load_bundle(release/"autograder")
+    limits = Limits(timeout=300, cell_timeout=120)
+    baseline = classic_baseline(work/"submissions"/"s000"/"01_pretrained.ipynb")
+    print(f"classic (fresh nbclient kernel, one correct submission): {baseline:.2f} s")
+    rows = []
+    for workers in args.workers:
+        start = time.monotonic()
+        results = grade(work/"submissions", bundle, work/f"gradebook-{workers}.sqlite", workers=workers, limits=limits, progress=False)
+        wall = time.monotonic() - start
+        own = statistics.mean(r.execution_seconds for r in results)
+        per = wall / len(results)
+        totals = sorted({round(r.total, 2) for r in results})
+        rows.append((workers, wall, per, own))
+        print(f"workers={workers}: {len(results)} submissions in {wall:.1f} s = {60 / per:.1f}/min, {per:.2f} s each; "
+              f"own execution {own:.2f} s; overhead {per - own:.2f} s per submission; distinct totals {totals}")
+    one = next((r for r in rows if r[0] == 1), None)
+    if one: print(f"overhead per submission (1 worker): {one[2] - one[3]:.2f} s  (goal <= 2 s; otter ~8 s, nbgrader ~5 s per trivial notebook)")
+
+
+if __name__ == "__main__":
+    main()
