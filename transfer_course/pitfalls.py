@@ -23,7 +23,8 @@ from .pretrained import ModelRecord, classify, load_image, load_pretrained, pred
 # %% auto #0
 __all__ = ['IMAGENET_TORCHVISION_STATS', 'CAFFE_BGR_MEAN', 'PREPROCESSING_VARIANTS', 'BN_POLICIES', 'imagenet_synsets',
            'labelled_images', 'synset_view', 'preprocessing_table', 'plot_preprocessing_table', 'batchnorm_layers',
-           'batchnorm_statistics', 'moved_batchnorm_layers', 'freeze_bn']
+           'batchnorm_statistics', 'moved_batchnorm_layers', 'freeze_bn', 'train_head_with_bn_policy',
+           'accuracy_in_bn_mode']
 
 # %% ../nbs/07_pitfalls.ipynb #c006
 IMAGENET_TORCHVISION_STATS = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
@@ -217,3 +218,49 @@ def freeze_bn(
         elif policy == "train": bn.train(model.training)
         for parameter in bn.parameters(): parameter.requires_grad_(policy == "train")
     return list(layers)
+
+# %% ../nbs/07_pitfalls.ipynb #c037
+def train_head_with_bn_policy(
+    model: nn.Module, # A `train.TransferModel` (body + head); trained in place
+    train_loader, # Training batches (images, labels)
+    policy: str, # "frozen", "train", "naive" or "keras-1" (batch statistics, running statistics fixed)
+    epochs: int = 3, # Passes over the training data
+    lr: float = 2e-3, # AdamW learning rate
+    seed: int = 42, # Seed for the head's initialisation-independent randomness (batch order lives in the loader)
+) -> dict:
+    "Train the head with the body's BatchNorm under `policy`; return the last epoch's training accuracy and the time."
+    import time
+    seed_everything(seed, deterministic=False)
+    bn_policy = "naive" if policy == "keras-1" else policy
+    for parameter in model.body.parameters(): parameter.requires_grad_(False)
+    for bn in batchnorm_layers(model.body).values(): bn.momentum = 0.0 if policy == "keras-1" else 0.1
+    model.train(); freeze_bn(model.body, bn_policy)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
+    started = time.perf_counter()
+    for epoch in range(epochs):
+        model.train(); freeze_bn(model.body, bn_policy)  # .train() would undo the policy otherwise
+        correct = seen = 0
+        for images, labels in train_loader:
+            logits = model(images.contiguous(memory_format=torch.channels_last))
+            loss = F.cross_entropy(logits, labels)
+            optimizer.zero_grad(); loss.backward(); optimizer.step()
+            correct += (logits.argmax(1) == labels).sum().item(); seen += len(labels)
+    model.eval()
+    return {"policy": policy, "train accuracy (as reported while training)": correct/seen, "seconds": time.perf_counter() - started}
+
+# %% ../nbs/07_pitfalls.ipynb #c039
+def accuracy_in_bn_mode(
+    model: nn.Module, # A trained model
+    loader, # Batches (images, labels)
+    batch_statistics: bool, # True: BN layers normalise with each batch's statistics (training mode)
+) -> float:
+    "Accuracy over `loader` with BatchNorm in evaluation mode, or with batch statistics (on a copy: `model` is untouched)."
+    import copy
+    subject = copy.deepcopy(model).eval()
+    if batch_statistics:
+        for bn in batchnorm_layers(subject).values(): bn.train()
+    correct = total = 0
+    with torch.no_grad():
+        for images, labels in loader:
+            correct += (subject(images.contiguous(memory_format=torch.channels_last)).argmax(1) == labels).sum().item(); total += len(labels)
+    return correct/total
