@@ -59,21 +59,28 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=40)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--release", type=Path, help="reuse a release made by `transfer-course assign`")
+    parser.add_argument("--tiny", action="store_true", help="grade the trivial two-exercise assignment instead (comparable to peers' 'trivial notebook')")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-grading-"))
     release = args.release
+    source = ROOT/"nbs"/"exercises"/"01_pretrained.ipynb"
+    if args.tiny:
+        from transfer_course.grading import tiny_assignment_notebook
+        source = work/"tiny.ipynb"; nbformat.write(tiny_assignment_notebook(), source)
+        SOLUTIONS.clear(); SOLUTIONS.update(double="def double(values):\n    return values * 2", cat_label="cat_label = 'tabby'")
+        VARIANTS.clear(); VARIANTS.update(correct={}, wrong={"double": "def double(values):\n    return values + 1"}, untouched=None)
     if release is None:
         release = work/"release"
         start = time.monotonic()
-        assign([ROOT/"nbs"/"exercises"/"01_pretrained.ipynb"], release)
+        assign([source], release)
         print(f"assign: {time.monotonic() - start:.1f} s")
-    student_notebook = release/"student"/"01_pretrained.ipynb"
+    student_notebook = release/"student"/f"{source.stem}.ipynb"
     names = list(VARIANTS)
     for index in range(args.n):
-        make_submission(student_notebook, names[index % len(names)], work/"submissions"/f"s{index:03d}"/"01_pretrained.ipynb")
+        make_submission(student_notebook, names[index % len(names)], work/"submissions"/f"s{index:03d}"/student_notebook.name)
     bundle = load_bundle(release/"autograder")
     limits = Limits(timeout=300, cell_timeout=120)
-    baseline = classic_baseline(work/"submissions"/"s000"/"01_pretrained.ipynb")
+    baseline = classic_baseline(work/"submissions"/"s000"/student_notebook.name)
     print(f"classic (fresh nbclient kernel, one correct submission): {baseline:.2f} s")
     rows = []
     for workers in args.workers:
@@ -84,8 +91,9 @@ def main() -> None:
         per = wall / len(results)
         totals = sorted({round(r.total, 2) for r in results})
         rows.append((workers, wall, per, own))
+        overhead = f"overhead {per - own:.2f} s per submission" if workers == 1 else f"speed-up {rows[0][2] / per:.2f}x over {rows[0][0]} worker(s)"
         print(f"workers={workers}: {len(results)} submissions in {wall:.1f} s = {60 / per:.1f}/min, {per:.2f} s each; "
-              f"own execution {own:.2f} s; overhead {per - own:.2f} s per submission; distinct totals {totals}")
+              f"own execution {own:.2f} s; {overhead}; distinct totals {totals}")
     one = next((r for r in rows if r[0] == 1), None)
     if one: print(f"overhead per submission (1 worker): {one[2] - one[3]:.2f} s  (goal <= 2 s; otter ~8 s, nbgrader ~5 s per trivial notebook)")
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import nbformat, psutil, pytest
 
+from transfer_course.sandbox import landlock_abi
 from transfer_course.grading import (Limits, assign, feedback_html, grade, load_bundle, open_gradebook, tiny_assignment_notebook,
                                      BundleError)
 
@@ -56,7 +57,8 @@ def hostile_cases(root: Path) -> dict:
         "monkeypatches_to_pass": (student_notebook(root, double="def double(values):\n    return values + 1", label="cat_label = 'goldfish'", extra=[cheat_patch]), 0.0, None),
         "always_equal_objects": (student_notebook(root, double="class Yes:\n    def __eq__(self, other): return True\ndef double(values):\n    return Yes()",
                                                   label="class S(str):\n    def __eq__(self, other): return True\n    __hash__ = str.__hash__\ncat_label = S('goldfish')"), 0.0, None),
-        "writes_bundle": (student_notebook(root, extra=[f"open({str(bundle_file)!r}, 'w').write('{{}}')"]), 3.0, "PermissionError"),
+        **({"writes_bundle": (student_notebook(root, extra=[f"open({str(bundle_file)!r}, 'w').write('{{}}')"]), 3.0, "PermissionError")}
+           if landlock_abi() else {}),  # without Landlock the write succeeds: see test_bundle_write_without_landlock_cannot_change_grades
         "leaves_children": (student_notebook(root, extra=[
             "import subprocess, os\nsubprocess.Popen(['sleep', '313'], start_new_session=True)",
             "if os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n        os.execve('/bin/sleep', ['sleep', '317'], {})\n    os._exit(0)"]), 3.0, "still running after grading"),
@@ -85,14 +87,11 @@ def graded(release):
     return root, cases, {r.student_id: r for r in results}
 
 
-def test_landlock_available_here():
-    from transfer_course.sandbox import landlock_abi
-    assert landlock_abi() >= 1, "these tests expect Landlock (Linux >= 5.13); the writes_bundle case depends on it"
+STUDENTS = ["loops_forever", "ignores_interrupt", "allocates_too_much", "raises_in_third_cell", "answer_cell_raises", "calls_sys_exit", "calls_os_exit",
+    "prints_50mb", "warns_and_stderr", "invalid_json", "monkeypatches_to_pass", "always_equal_objects", "writes_bundle", "leaves_children", "zz_honest"]
 
 
-@pytest.mark.parametrize("student", list(hostile_cases.__code__.co_consts[-1]) if False else [
-    "loops_forever", "ignores_interrupt", "allocates_too_much", "raises_in_third_cell", "answer_cell_raises", "calls_sys_exit", "calls_os_exit",
-    "prints_50mb", "warns_and_stderr", "invalid_json", "monkeypatches_to_pass", "always_equal_objects", "writes_bundle", "leaves_children", "zz_honest"])
+@pytest.mark.parametrize("student", [s for s in STUDENTS if s != "writes_bundle" or landlock_abi()])
 def test_each_case_gets_what_its_answers_deserve(graded, student):
     root, cases, results = graded
     _, deserved, phrase = cases[student]
