@@ -20,34 +20,15 @@ from torch import nn
 from .pretrained import ModelRecord, load_image, preprocess
 
 # %% auto #0
-__all__ = ['IMAGE_SUFFIXES', 'image_folder_items', 'class_counts', 'predict_logits', 'confusion_matrix', 'plot_confusion_matrix',
-           'most_confused', 'per_class_accuracy', 'plot_accuracy_vs_count', 'top_k_accuracy', 'classification_report',
-           'top_losses', 'plot_top_losses', 'image_for_display', 'captured_activation', 'restored_modes', 'find_layer',
-           'gradcam', 'overlay_heatmap', 'show_gradcam', 'heatmap_mass_inside', 'randomized_copy', 'rank_correlation',
+__all__ = ['IMAGE_SUFFIXES', 'class_counts', 'predict_logits', 'confusion_matrix', 'plot_confusion_matrix', 'most_confused',
+           'per_class_accuracy', 'plot_accuracy_vs_count', 'top_k_accuracy', 'classification_report', 'top_losses',
+           'plot_top_losses', 'image_for_display', 'captured_activation', 'restored_modes', 'find_layer', 'gradcam',
+           'overlay_heatmap', 'show_gradcam', 'heatmap_mass_inside', 'randomized_copy', 'rank_correlation',
            'GradCAMViewer']
 
 # %% ../nbs/06_interpret.ipynb #c008
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
 
-def image_folder_items(
-    folder: Path | str, # A folder with one sub-folder of images per class
-    per_class: int | None = None, # Keep at most this many images of each class (a seeded random subset)
-    seed: int = 0, # Seed of the subset
-) -> tuple[list[Path], torch.Tensor, list[str]]:
-    "The image files in `folder`, their class indices (N,) and the class names (sorted folder names)."
-    folder = Path(folder)
-    classes = sorted(child.name for child in folder.iterdir() if child.is_dir())
-    if not classes: raise FileNotFoundError(f"{folder} has no class sub-folders (expected {folder}/<class>/<image>).")
-    generator = np.random.default_rng(seed)
-    files, targets = [], []
-    for index, name in enumerate(classes):
-        found = sorted(path for path in (folder/name).iterdir() if path.suffix.lower() in IMAGE_SUFFIXES)
-        if per_class is not None and len(found) > per_class:
-            found = sorted(found[i] for i in generator.choice(len(found), per_class, replace=False))
-        files += found; targets += [index]*len(found)
-    return files, torch.tensor(targets), classes
-
-# %% ../nbs/06_interpret.ipynb #c011
 def class_counts(
     folder: Path | str, # A folder with one sub-folder of images per class
 ) -> dict[str, int]:
@@ -55,7 +36,7 @@ def class_counts(
     return {path.name: sum(1 for file in path.iterdir() if file.suffix.lower() in IMAGE_SUFFIXES)
             for path in sorted(Path(folder).iterdir()) if path.is_dir()}
 
-# %% ../nbs/06_interpret.ipynb #c019
+# %% ../nbs/06_interpret.ipynb #c015
 def predict_logits(
     model: nn.Module, # Any classifier: photos in, (N, C) scores out
     images: Sequence, # Paths, file bytes or PIL images
@@ -74,7 +55,7 @@ def predict_logits(
             chunks.append(model(batch.to(device, memory_format=layout)).float().cpu())
     return torch.cat(chunks)
 
-# %% ../nbs/06_interpret.ipynb #c022
+# %% ../nbs/06_interpret.ipynb #c018
 def _as_tensor(values) -> torch.Tensor:
     "Tensors, NumPy arrays and lists as a CPU tensor."
     return values.detach().cpu() if isinstance(values, torch.Tensor) else torch.as_tensor(np.asarray(values))
@@ -92,7 +73,7 @@ def confusion_matrix(
         raise ValueError(f"Class indices must lie in 0..{n_classes - 1}.")
     return torch.bincount(targets*n_classes + predictions, minlength=n_classes**2).reshape(n_classes, n_classes)
 
-# %% ../nbs/06_interpret.ipynb #c025
+# %% ../nbs/06_interpret.ipynb #c021
 def plot_confusion_matrix(
     matrix: torch.Tensor, # (C, C) counts from `confusion_matrix`
     labels: Sequence[str], # C class names
@@ -116,7 +97,7 @@ def plot_confusion_matrix(
     ax.figure.tight_layout()
     return ax.figure
 
-# %% ../nbs/06_interpret.ipynb #c028
+# %% ../nbs/06_interpret.ipynb #c024
 def most_confused(
     matrix: torch.Tensor, # (C, C) counts from `confusion_matrix`
     labels: Sequence[str], # C class names
@@ -128,7 +109,7 @@ def most_confused(
     pairs = [(labels[row], labels[column], int(values[row, column])) for row, column in zip(*torch.nonzero(values >= max(min_count, 1), as_tuple=True))]
     return sorted(pairs, key=lambda pair: -pair[2])
 
-# %% ../nbs/06_interpret.ipynb #c031
+# %% ../nbs/06_interpret.ipynb #c027
 def per_class_accuracy(
     matrix: torch.Tensor, # (C, C) counts from `confusion_matrix`
 ) -> torch.Tensor:
@@ -136,7 +117,7 @@ def per_class_accuracy(
     values = _as_tensor(matrix).double()
     return values.diagonal()/values.sum(dim=1)
 
-# %% ../nbs/06_interpret.ipynb #c033
+# %% ../nbs/06_interpret.ipynb #c029
 def plot_accuracy_vs_count(
     accuracies: Sequence[float], # Per-class accuracy, e.g. from `per_class_accuracy`
     counts: Sequence[int], # Number of training images of each class
@@ -155,7 +136,7 @@ def plot_accuracy_vs_count(
     ax.grid(alpha=0.3)
     return ax.figure
 
-# %% ../nbs/06_interpret.ipynb #c036
+# %% ../nbs/06_interpret.ipynb #c032
 def top_k_accuracy(
     logits: torch.Tensor, # (N, C) scores or probabilities
     targets, # (N,) actual class indices
@@ -166,7 +147,7 @@ def top_k_accuracy(
     if not 1 <= k <= logits.shape[1]: raise ValueError(f"k must be between 1 and the number of classes ({logits.shape[1]}), got {k}.")
     return (logits.topk(k, dim=1).indices == targets[:, None]).any(dim=1).double().mean().item()
 
-# %% ../nbs/06_interpret.ipynb #c039
+# %% ../nbs/06_interpret.ipynb #c035
 def classification_report(
     targets, # (N,) actual class indices
     predictions, # (N,) predicted class indices
@@ -186,7 +167,7 @@ def classification_report(
     report["support"] = report["support"].astype(int)
     return report
 
-# %% ../nbs/06_interpret.ipynb #c042
+# %% ../nbs/06_interpret.ipynb #c038
 def top_losses(
     logits: torch.Tensor, # (N, C) raw scores (not probabilities)
     targets, # (N,) actual class indices
@@ -197,7 +178,7 @@ def top_losses(
     losses = F.cross_entropy(_as_tensor(logits).float(), _as_tensor(targets).long(), reduction="none")
     return losses.topk(len(losses) if k is None else min(k, len(losses)), largest=largest)
 
-# %% ../nbs/06_interpret.ipynb #c045
+# %% ../nbs/06_interpret.ipynb #c041
 def plot_top_losses(
     images: Sequence | torch.Tensor, # All N photos: paths / PIL images, or preprocessed (N, 3, H, W)
     logits: torch.Tensor, # (N, C) raw scores for those photos
@@ -232,7 +213,7 @@ def plot_top_losses(
     figure.tight_layout()
     return figure
 
-# %% ../nbs/06_interpret.ipynb #c047
+# %% ../nbs/06_interpret.ipynb #c043
 def image_for_display(
     image: torch.Tensor, # (3, H, W) preprocessed with `record`
     record: ModelRecord, # The preprocessing to undo
@@ -243,7 +224,7 @@ def image_for_display(
     pixels = ((image.detach().float().cpu()*std + mean) - low)/(high - low)
     return pixels.clamp(0, 1).permute(1, 2, 0).numpy()
 
-# %% ../nbs/06_interpret.ipynb #c050
+# %% ../nbs/06_interpret.ipynb #c046
 @contextmanager
 def captured_activation(
     layer: nn.Module, # The layer whose output we want
@@ -257,7 +238,7 @@ def captured_activation(
     try: yield capture
     finally: handle.remove()
 
-# %% ../nbs/06_interpret.ipynb #c053
+# %% ../nbs/06_interpret.ipynb #c049
 @contextmanager
 def restored_modes(
     model: nn.Module, # The model to run in eval mode inside the block
@@ -269,7 +250,7 @@ def restored_modes(
     finally:
         for module, training in modes: module.training = training
 
-# %% ../nbs/06_interpret.ipynb #c056
+# %% ../nbs/06_interpret.ipynb #c052
 def find_layer(
     model: nn.Module, # The network
     layer: str | nn.Module | None = None, # A module, a dotted name, or None for the record's `gradcam_layer`
@@ -286,7 +267,7 @@ def find_layer(
     convolutions = [name for name, module in model.named_modules() if isinstance(module, nn.Conv2d)]
     raise KeyError(f"{type(model).__name__} has no layer {layer!r}. Its last convolutions are: {', '.join(convolutions[-3:])}.")
 
-# %% ../nbs/06_interpret.ipynb #c059
+# %% ../nbs/06_interpret.ipynb #c055
 def _class_indices(target_classes, logits: torch.Tensor) -> torch.Tensor:
     "One class index per row: the predicted ones if `target_classes` is None, an int broadcast, or a sequence."
     n_images, n_classes = logits.shape
@@ -321,7 +302,7 @@ def gradcam(
     low, high = heatmaps.amin(dim=(1, 2), keepdim=True), heatmaps.amax(dim=(1, 2), keepdim=True)
     return ((heatmaps - low)/(high - low).clamp_min(1e-12)).float().cpu()
 
-# %% ../nbs/06_interpret.ipynb #c061
+# %% ../nbs/06_interpret.ipynb #c057
 def overlay_heatmap(
     image: np.ndarray, # (H, W, 3) float image in [0, 1], e.g. from `image_for_display`
     heatmap, # (H, W) values in [0, 1], e.g. one row of `gradcam`
@@ -336,7 +317,7 @@ def overlay_heatmap(
     colours = matplotlib.colormaps[cmap](np.clip(heat, 0, 1))[..., :3]
     return (1 - alpha)*np.asarray(image, dtype=float) + alpha*colours
 
-# %% ../nbs/06_interpret.ipynb #c063
+# %% ../nbs/06_interpret.ipynb #c059
 def show_gradcam(
     image: torch.Tensor, # (3, H, W) preprocessed photo
     heatmap, # (H, W) Grad-CAM in [0, 1]
@@ -356,7 +337,7 @@ def show_gradcam(
     if title: ax.set_title(title, fontsize=10)
     return ax
 
-# %% ../nbs/06_interpret.ipynb #c068
+# %% ../nbs/06_interpret.ipynb #c064
 def heatmap_mass_inside(
     heatmaps: torch.Tensor, # (N, H, W) or (H, W) non-negative maps
     mask: torch.Tensor, # (H, W) booleans: the region, e.g. where the object is
@@ -365,7 +346,7 @@ def heatmap_mass_inside(
     heatmaps = _as_tensor(heatmaps).double()
     return (heatmaps*_as_tensor(mask)).sum(dim=(-2, -1))/heatmaps.sum(dim=(-2, -1)).clamp_min(1e-12)
 
-# %% ../nbs/06_interpret.ipynb #c072
+# %% ../nbs/06_interpret.ipynb #c068
 def randomized_copy(
     model: nn.Module, # The trained model (left unchanged)
     seed: int = 0, # Seed of the new random weights
@@ -378,7 +359,7 @@ def randomized_copy(
             if hasattr(module, "reset_parameters"): module.reset_parameters()
     return randomized
 
-# %% ../nbs/06_interpret.ipynb #c075
+# %% ../nbs/06_interpret.ipynb #c071
 def rank_correlation(
     first, # A heatmap (any shape)
     second, # Another heatmap of the same size
@@ -389,7 +370,7 @@ def rank_correlation(
     if first.shape != second.shape: raise ValueError(f"The maps have {first.size} and {second.size} pixels.")
     return float(spearmanr(first, second).statistic)
 
-# %% ../nbs/06_interpret.ipynb #c082
+# %% ../nbs/06_interpret.ipynb #c078
 class GradCAMViewer:
     "Pick a photo and a class, see the Grad-CAM: an ipywidgets front end to `gradcam`."
     def __init__(self,
