@@ -24,7 +24,7 @@ from .pretrained import ModelRecord, classify, load_image, load_pretrained, pred
 __all__ = ['IMAGENET_TORCHVISION_STATS', 'CAFFE_BGR_MEAN', 'PREPROCESSING_VARIANTS', 'BN_POLICIES', 'imagenet_synsets',
            'labelled_images', 'synset_view', 'preprocessing_table', 'plot_preprocessing_table', 'batchnorm_layers',
            'batchnorm_statistics', 'moved_batchnorm_layers', 'freeze_bn', 'train_head_with_bn_policy',
-           'accuracy_in_bn_mode']
+           'accuracy_in_bn_mode', 'bn_freeze_report']
 
 # %% ../nbs/07_pitfalls.ipynb #c006
 IMAGENET_TORCHVISION_STATS = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
@@ -264,3 +264,26 @@ def accuracy_in_bn_mode(
         for images, labels in loader:
             correct += (subject(images.contiguous(memory_format=torch.channels_last)).argmax(1) == labels).sum().item(); total += len(labels)
     return correct/total
+
+# %% ../nbs/07_pitfalls.ipynb #c050
+class _TinyTransferModel(nn.Module):
+    "A small body (conv, BatchNorm) + head (linear) network with the same `body`/`head` names as the course's models."
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU(), nn.Conv2d(8, 8, 3), nn.BatchNorm2d(8), nn.ReLU(),
+                                  nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.head = nn.Linear(8, 3)
+    def forward(self, images): return self.head(self.body(images))
+
+def bn_freeze_report(
+    freeze_function: Callable, # Called as `freeze_function(model)` on a model in training mode
+    seed: int = 0, # Seed of the network and the batch
+) -> dict:
+    "Plain data about what `freeze_function` left: trainable parameters, BN modes, BN statistics before/after a forward pass."
+    from transfer_course.checks import batchnorm_summary, trainable_summary
+    torch.manual_seed(seed)
+    model = _TinyTransferModel().train()
+    freeze_function(model)
+    before = batchnorm_summary(model)
+    with torch.no_grad(): model(torch.randn(6, 3, 16, 16)*2 + 0.5)
+    return {"trainable": trainable_summary(model), "before": before, "after": batchnorm_summary(model)}
