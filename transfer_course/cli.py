@@ -96,8 +96,8 @@ def load_model_for_cli(
     if model in MODELS: return load_pretrained(model, device=device)
     if Path(model).suffix == ".pt":
         if not Path(model).exists(): raise SystemExit(f"Model file not found: {model}")
-        try: load_exported = importlib.import_module("transfer_course.export").load_exported
-        except (ImportError, AttributeError): raise SystemExit("Loading exported models needs transfer_course.export (lesson 5).")
+        try: load_exported = importlib.import_module("transfer_course.finetune").load_exported
+        except (ImportError, AttributeError): raise SystemExit("Loading exported models needs transfer_course.finetune (lesson 5).")
         return load_exported(model, device=device)
     raise SystemExit(f"Unknown model {model!r}: use one of {', '.join(MODELS)}, or a path to an exported .pt file.")
 
@@ -128,7 +128,7 @@ def _add_core_commands(subparsers) -> None:
     demo.set_defaults(run=_run_demo)
 
 # %% ../nbs/90_cli.ipynb #c016
-COMMAND_MODULES: tuple[str, ...] = ("grading", "scrape") # modules of transfer_course with an `add_cli_commands(subparsers)`
+COMMAND_MODULES: tuple[str, ...] = ("grading", "scrape", "finetune") # modules of transfer_course with an `add_cli_commands(subparsers)`
 
 def build_parser() -> argparse.ArgumentParser:
     "The full `transfer-course` argument parser."

@@ -25,13 +25,13 @@ from .pretrained import ModelRecord, build_architecture, get_record, load_image,
 
 # %% auto #0
 __all__ = ['HEADS', 'BATCHNORM_TYPES', 'IMAGE_EXTENSIONS', 'POOLING_TYPES', 'cut_body', 'AdaptiveConcatPool2d', 'create_head',
-           'linear_head', 'mlp_head', 'TransferModel', 'record_for_size', 'create_transfer_model', 'layer_groups',
-           'freeze_to', 'freeze', 'unfreeze', 'train_mode', 'ParameterReport', 'parameter_report', 'DataError',
-           'class_folders', 'ImageSplit', 'split_image_folders', 'decode_images', 'eval_transform', 'train_transform',
-           'DecodedImages', 'ImageData', 'accuracy', 'top_k_accuracy', 'per_class_accuracy', 'model_device',
-           'to_device', 'default_loss', 'preserved_modes', 'evaluate', 'discriminative_lrs', 'parameter_groups',
-           'History', 'BestCheckpoint', 'fit', 'cacheable_prefix_length', 'feature_extractor', 'trainable_head',
-           'compute_features', 'fit_head_cached']
+           'linear_head', 'mlp_head', 'TransferModel', 'record_for_size', 'create_transfer_model', 'group_parameters',
+           'layer_groups', 'freeze_to', 'freeze', 'unfreeze', 'train_mode', 'ParameterReport', 'parameter_report',
+           'DataError', 'class_folders', 'ImageSplit', 'split_image_folders', 'decode_images', 'eval_transform',
+           'train_transform', 'DecodedImages', 'ImageData', 'accuracy', 'top_k_accuracy', 'per_class_accuracy',
+           'model_device', 'to_device', 'default_loss', 'preserved_modes', 'evaluate', 'discriminative_lrs',
+           'parameter_groups', 'History', 'BestCheckpoint', 'fit', 'cacheable_prefix_length', 'feature_extractor',
+           'trainable_head', 'compute_features', 'fit_head_cached']
 
 # %% ../nbs/04_head.ipynb #c009
 def cut_body(
@@ -149,17 +149,24 @@ BATCHNORM_TYPES = (nn.modules.batchnorm._BatchNorm,)
 
 def _matches(name: str, prefix: str) -> bool: return name == prefix or name.startswith(prefix + ".")
 
+def group_parameters(
+    named_parameters, # (name, parameter) pairs of a body, in module order
+    prefix_groups: Sequence[Sequence[str]], # Module-name prefixes of each group, early to late
+) -> list[list[tuple[str, nn.Parameter]]]:
+    "Assign each parameter to the group listing its module; a module not listed stays in the group before it."
+    groups, current = [[] for _ in prefix_groups], 0
+    for name, parameter in named_parameters:
+        starts = [index for index, prefixes in enumerate(prefix_groups) if any(_matches(name, p) for p in prefixes)]
+        current = starts[0] if starts else current
+        groups[current].append((name, parameter))
+    return groups
+
 def layer_groups(
     model: TransferModel, # A model from `create_transfer_model`
 ) -> list[list[tuple[str, nn.Parameter]]]:
     "The model's (name, parameter) pairs in the record's groups, early to late; the head is the last group."
-    body_groups = model.record.layer_groups[:-1]
-    groups, current = [[] for _ in body_groups], 0
-    for name, parameter in model.body.named_parameters():
-        starts = [index for index, prefixes in enumerate(body_groups) if any(_matches(name, p) for p in prefixes)]
-        current = starts[0] if starts else current  # a module not listed stays in the group before it
-        groups[current].append(("body." + name, parameter))
-    return groups + [[("head." + name, parameter) for name, parameter in model.head.named_parameters()]]
+    body_groups = group_parameters(model.body.named_parameters(prefix="body"), [[f"body.{p}" for p in group] for group in model.record.layer_groups[:-1]])
+    return body_groups + [list(model.head.named_parameters(prefix="head"))]
 
 # %% ../nbs/04_head.ipynb #c026
 def _is_batchnorm_parameter(model: nn.Module) -> set[int]:
