@@ -47,9 +47,9 @@ def test_every_url_exactly_once_in_list_order(scraped, catalogue):
     assert rows == list(report.rows)
 
 
-@pytest.mark.parametrize("index", range(41))
+@pytest.mark.parametrize("index", range(40))
 def test_each_case_gets_its_expected_outcome(scraped, catalogue, index):
-    if index >= len(catalogue): pytest.skip("catalogue is shorter")
+    assert len(catalogue) == 40  # one test per case: update the range above when cases are added
     case, row = catalogue[index], scraped[1].rows[index]
     assert (row.status, row.reason) == (case.status, case.reason), f"{case.case}: {case.url}"
 
