@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .pretrained import ModelRecord, load_image, preprocess
+from .train import preserved_modes
 
 # %% auto #0
 __all__ = ['IMAGE_SUFFIXES', 'class_counts', 'predict_logits', 'confusion_matrix', 'plot_confusion_matrix', 'most_confused',
@@ -243,12 +244,10 @@ def captured_activation(
 def restored_modes(
     model: nn.Module, # The model to run in eval mode inside the block
 ):
-    "Eval mode inside the block; afterwards every sub-module gets back the train/eval mode it had."
-    modes = [(module, module.training) for module in model.modules()]
-    model.eval()
-    try: yield model
-    finally:
-        for module, training in modes: module.training = training
+    "Eval mode inside the block; afterwards every sub-module gets back the train/eval mode it had (lesson 4's `preserved_modes`)."
+    with preserved_modes(model):
+        model.eval()
+        yield model
 
 # %% ../nbs/06_interpret.ipynb #c052
 def find_layer(
