@@ -184,12 +184,12 @@ def fastai_architecture(name: str):
     return architecture
 
 def fastai_splitter(record: ModelRecord):
-    "A fastai splitter for `nn.Sequential(body, head)` following the record's layer groups."
-    position = {name: str(index) for index, name in enumerate(record.body)}
-    def rename(prefix: str) -> str:
-        first, *rest = prefix.split(".")
-        return ".".join(["0", position[first], *rest])
+    "A fastai splitter for `nn.Sequential(body, head)` following the record's layer groups (body children named or numbered)."
     def splitter(model: nn.Module) -> list[list[nn.Parameter]]:
+        child_name = dict(zip(record.body, (name for name, _ in model[0].named_children())))  # fastai numbers them 0, 1, ...
+        def rename(prefix: str) -> str:
+            first, *rest = prefix.split(".")
+            return ".".join(["0", child_name[first], *rest])
         body = group_parameters(model[0].named_parameters(prefix="0"), [[rename(p) for p in group] for group in record.layer_groups[:-1]])
         return [[p for _, p in group] for group in body] + [list(model[1].parameters())]
     return splitter
