@@ -18,8 +18,8 @@ import torch
 import torchvision.transforms.functional as TF
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
-from torchvision.transforms import v2
 
+from .augment import AugmentConfig, train_transform, valid_transform
 from .core import choose_device, load_settings
 from .pretrained import ModelRecord, build_architecture, get_record, load_image, load_pretrained
 
@@ -27,11 +27,10 @@ from .pretrained import ModelRecord, build_architecture, get_record, load_image,
 __all__ = ['HEADS', 'BATCHNORM_TYPES', 'IMAGE_EXTENSIONS', 'POOLING_TYPES', 'cut_body', 'AdaptiveConcatPool2d', 'create_head',
            'linear_head', 'mlp_head', 'TransferModel', 'record_for_size', 'create_transfer_model', 'group_parameters',
            'layer_groups', 'freeze_to', 'freeze', 'unfreeze', 'train_mode', 'ParameterReport', 'parameter_report',
-           'DataError', 'class_folders', 'ImageSplit', 'split_image_folders', 'decode_images', 'eval_transform',
-           'train_transform', 'DecodedImages', 'ImageData', 'accuracy', 'top_k_accuracy', 'per_class_accuracy',
-           'model_device', 'to_device', 'default_loss', 'preserved_modes', 'evaluate', 'discriminative_lrs',
-           'parameter_groups', 'History', 'BestCheckpoint', 'fit', 'cacheable_prefix_length', 'feature_extractor',
-           'trainable_head', 'compute_features', 'fit_head_cached']
+           'DataError', 'class_folders', 'ImageSplit', 'split_image_folders', 'decode_images', 'DecodedImages',
+           'ImageData', 'accuracy', 'top_k_accuracy', 'per_class_accuracy', 'model_device', 'to_device', 'default_loss',
+           'preserved_modes', 'evaluate', 'discriminative_lrs', 'parameter_groups', 'History', 'BestCheckpoint', 'fit',
+           'cacheable_prefix_length', 'feature_extractor', 'trainable_head', 'compute_features', 'fit_head_cached']
 
 # %% ../nbs/04_head.ipynb #c009
 def cut_body(
@@ -331,18 +330,6 @@ def decode_images(
     return images, labels, [error for _, error in results if error is not None]
 
 # %% ../nbs/04_head.ipynb #c046
-def eval_transform(record: ModelRecord) -> v2.Compose:
-    "Centre crop to the record's input size, scale to [0, 1], normalise with the record's statistics."
-    return v2.Compose([v2.CenterCrop(record.input_size), v2.ToDtype(torch.float32, scale=True), v2.Normalize(record.mean, record.std)])
-
-def train_transform(
-    record: ModelRecord, # The model's record: size and statistics
-    min_scale: float = 0.35, # Smallest fraction of the image area a random crop keeps
-) -> v2.Compose:
-    "Random-resized crop and horizontal flip, then the record's normalisation."
-    return v2.Compose([v2.RandomResizedCrop(record.input_size, scale=(min_scale, 1.0), antialias=True), v2.RandomHorizontalFlip(),
-                       v2.ToDtype(torch.float32, scale=True), v2.Normalize(record.mean, record.std)])
-
 class DecodedImages(Dataset):
     "Decoded images with labels; `transform` turns each uint8 image into the model's input."
     def __init__(self, images: list[torch.Tensor], labels: list[int], transform, augment: bool):
@@ -359,6 +346,7 @@ class ImageData:
         batch_size: int = 32, # Images per batch
         seed: int | None = None, # Seed of the shuffling order; default: the `seed` setting
         workers: int = 2, # Decoding threads
+        augment_config: AugmentConfig = AugmentConfig(), # Strength of the training augmentation (lesson 3)
     ):
         self.split, self.record, self.batch_size = split, record, batch_size
         self.seed = load_settings().seed if seed is None else seed
@@ -368,9 +356,9 @@ class ImageData:
         self.skipped = train_skipped + valid_skipped
         for message in self.skipped: warnings.warn(f"Skipping an unreadable image: {message}", stacklevel=2)
         if not train_images: raise DataError("No readable training images.")
-        self.train_plain = DecodedImages(train_images, train_labels, eval_transform(record), augment=False)
-        self.train_augmented = DecodedImages(train_images, train_labels, train_transform(record), augment=True)
-        self.valid = DecodedImages(valid_images, valid_labels, eval_transform(record), augment=False)
+        self.train_plain = DecodedImages(train_images, train_labels, valid_transform(record), augment=False)
+        self.train_augmented = DecodedImages(train_images, train_labels, train_transform(record, augment_config), augment=True)
+        self.valid = DecodedImages(valid_images, valid_labels, valid_transform(record), augment=False)
 
     def train_loader(self, augment: bool = True, shuffle: bool = True) -> DataLoader:
         "Training batches: random crops and flips if `augment`; reshuffled every epoch (seeded) if `shuffle`."
