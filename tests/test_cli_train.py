@@ -40,6 +40,7 @@ def test_train_json_summary_and_bad_file_skipped(trained):
     assert 0 <= summary["valid_accuracy"] <= 1 and summary["valid_loss"] > 0 and summary["kept"] in ("frozen", "unfrozen")
     assert len(summary["skipped"]) == 1 and "broken.jpg" in summary["skipped"][0] and "broken.jpg" in result.stderr
     assert summary["out"] == str(out) and out.exists()
+    assert summary["flip_tta"] is True and load_exported(out, device="cpu").flip_tta  # the exported model predicts as measured
 
 
 def test_predict_with_the_exported_model_uses_the_new_classes(trained):
@@ -65,6 +66,11 @@ def test_export_roundtrip_is_exact_and_loads_safely(tmp_path):
     with torch.no_grad(): torch.testing.assert_close(loaded(images), model(images))
     payload = torch.load(path, weights_only=True)  # plain data only: loads without unpickling code
     assert isinstance(payload["record"], dict) and payload["format"].startswith("transfer_course.export/")
+    assert loaded.flip_tta is False
+    model.flip_tta = True
+    mirrored = load_exported(export(model, tmp_path/"tta.pt"), device="cpu")
+    assert mirrored.flip_tta is True
+    with torch.no_grad(): torch.testing.assert_close(mirrored(images), (model.eval().head(model.body(images)) + model.head(model.body(images.flip(-1))))/2)
 
 
 def test_train_layouts_and_clear_errors(tmp_path):

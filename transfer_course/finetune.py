@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader
 from .core import load_settings, seed_everything
 from .pretrained import MODELS, ModelRecord, get_record
 from .core import choose_device
-from .train import (DataError, History, ImageData, ImageSplit, TransferModel, create_transfer_model, default_loss,
+from .train import (DataError, evaluate, History, ImageData, ImageSplit, TransferModel, create_transfer_model, default_loss,
     fit, fit_head_cached, freeze, freeze_to, group_parameters, layer_groups, model_device, parameter_groups, preserved_modes,
     split_image_folders, to_device, train_mode, unfreeze)
 
@@ -246,7 +246,8 @@ def export(
     class_names = list(class_names or model.class_names)
     state = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
     payload = {"format": EXPORT_FORMAT, "record": record_to_dict(model.record), "head": dict(model.head_config),
-               "class_names": class_names, "state_dict": state, "metadata": json.loads(json.dumps(metadata or {}))}
+               "class_names": class_names, "state_dict": state, "metadata": json.loads(json.dumps(metadata or {})),
+               "flip_tta": bool(model.flip_tta)}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(payload, path)
@@ -267,7 +268,7 @@ def load_exported(
     model = create_transfer_model(base_record, payload["class_names"], head=kind, size=record.input_size, pretrained=False, device="cpu", **head)
     model.record = record
     model.load_state_dict(payload["state_dict"], strict=True)
-    model.metadata = payload.get("metadata", {})
+    model.metadata, model.flip_tta = payload.get("metadata", {}), bool(payload.get("flip_tta", False))
     target = torch.device(device) if device is not None else choose_device()
     return model.to(target, memory_format=torch.channels_last).eval()
 
@@ -285,6 +286,7 @@ def train_from_folders(
     device: str | None = None, # Default: `choose_device()`
     seed: int | None = None, # Default: the `seed` setting
     progress: bool = True, # Progress bars on stderr
+    flip_tta: bool = True, # Predict with the mirror image too (test-time augmentation); the reported metrics include it
 ) -> tuple[TransferModel, dict]:
     "Split, decode, fine-tune; return the model and a summary (classes, phases' seconds, validation metrics)."
     seed = seed_everything(seed)
@@ -299,10 +301,12 @@ def train_from_folders(
     timings["decode"] = time.perf_counter() - started
     result = fine_tune(model, data, epochs=epochs, base_lr=lr, freeze_epochs=freeze_epochs, patience=5, progress=progress)
     timings.update(result.seconds)
+    model.flip_tta = flip_tta
+    final = evaluate(model, data.valid_loader()) if flip_tta else result.final
     summary = {"classes": list(split.classes), "n_train": len(data.train_plain), "n_valid": len(data.valid),
                "skipped": list(data.skipped), "arch": arch, "size": model.record.input_size, "phases_seconds": {k: round(v, 2) for k, v in timings.items()},
-               "kept": result.kept, "valid_accuracy": result.final["accuracy"], "valid_loss": result.final["valid_loss"],
-               "per_class_accuracy": dict(zip(split.classes, result.final["per_class"]))}
+               "kept": result.kept, "flip_tta": flip_tta, "valid_accuracy": final["accuracy"], "valid_loss": final["valid_loss"],
+               "per_class_accuracy": dict(zip(split.classes, final["per_class"]))}
     return model, summary
 
 # %% ../nbs/05_unfreeze.ipynb #c042
@@ -311,7 +315,7 @@ def _run_train(args) -> int:
     try:
         model, summary = train_from_folders(args.data_dir, arch=args.arch, valid_dir=args.valid_dir, valid_pct=args.valid_pct,
             freeze_epochs=args.freeze_epochs, epochs=args.epochs, lr=args.lr, size=args.size, batch_size=args.batch_size,
-            device=args.device, seed=args.seed, progress=not args.json and sys.stderr.isatty())
+            device=args.device, seed=args.seed, progress=not args.json and sys.stderr.isatty(), flip_tta=not args.no_tta)
     except DataError as error: print(f"error: {error}", file=sys.stderr); return 2
     summary["out"] = str(export(model, args.out, metadata={k: summary[k] for k in ("valid_accuracy", "valid_loss", "n_train", "n_valid")}))
     if args.json: print(json.dumps(summary, indent=1))
@@ -340,4 +344,5 @@ def add_cli_commands(subparsers) -> None:
     train.add_argument("--json", action="store_true", help="print one JSON document (classes, per-phase seconds, validation metrics)")
     train.add_argument("--device", default=None, help="cpu, cuda, mps or auto (default: the device setting)")
     train.add_argument("--seed", type=int, default=None, help="random seed (default: the seed setting)")
+    train.add_argument("--no-tta", action="store_true", help="predict from the image alone (default: average with its mirror image)")
     train.set_defaults(run=_run_train)

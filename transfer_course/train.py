@@ -109,12 +109,16 @@ class TransferModel(nn.Module):
         record: ModelRecord, # Preprocessing, cut points and layer groups of the body
         head_config: dict, # How the head was made: {"kind": ..., options...}
         class_names: tuple[str, ...], # Names of the outputs, in order
+        flip_tta: bool = False, # In eval mode, average the outputs for each image and its mirror image
     ):
         super().__init__()
         self.body, self.head, self.record = body, head, record
-        self.head_config, self.class_names = dict(head_config), tuple(class_names)
+        self.head_config, self.class_names, self.flip_tta = dict(head_config), tuple(class_names), flip_tta
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor: return self.head(self.body(images))
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        outputs = self.head(self.body(images))
+        if self.flip_tta and not self.training: outputs = (outputs + self.head(self.body(images.flip(-1))))/2
+        return outputs
 
 # %% ../nbs/04_head.ipynb #c021
 def record_for_size(
