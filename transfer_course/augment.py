@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader
 from torchvision import datasets
 from torchvision.transforms import v2
 
-from .pretrained import ModelRecord, get_record, load_image, preprocess
+from .pretrained import IMAGE_EXTENSIONS, ModelRecord, get_record, load_image, preprocess
 
 # %% auto #0
 __all__ = ['ToUnitRange', 'valid_transform', 'image_loader', 'AugmentConfig', 'mean_fill', 'train_transform', 'denormalize',
@@ -239,7 +239,7 @@ def presize_folder(
 ) -> dict:
     "Decode and resize every image once into `dest`, skipping copies newer than their source; returns counts."
     source, dest, counts = Path(source), Path(dest), {"resized": 0, "cached": 0}
-    for path in sorted(p for p in source.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp", ".bmp")):
+    for path in sorted(p for p in source.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS):
         target = (dest/path.relative_to(source)).with_suffix(".jpg")
         if target.exists() and target.stat().st_mtime >= path.stat().st_mtime: counts["cached"] += 1; continue
         image = load_image(path, draft_size=short_side)

@@ -15,14 +15,12 @@ import torch
 from PIL import UnidentifiedImageError
 
 from .core import load_settings
-from .pretrained import MODELS, classify, load_pretrained, preprocess, sample_images
+from .pretrained import IMAGE_EXTENSIONS, MODELS, classify, load_pretrained, preprocess, sample_images
 
 # %% auto #0
-__all__ = ['IMAGE_EXTENSIONS', 'COMMAND_MODULES', 'image_files', 'predict_files', 'load_model_for_cli', 'build_parser', 'main']
+__all__ = ['COMMAND_MODULES', 'image_files', 'predict_files', 'load_model_for_cli', 'build_parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #c005
-IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
-
 def image_files(
     inputs: Sequence[str | Path], # Files and folders
 ) -> list[Path]:

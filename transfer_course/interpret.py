@@ -17,24 +17,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .pretrained import ModelRecord, load_image, preprocess
+from .pretrained import IMAGE_EXTENSIONS, ModelRecord, load_image, preprocess
 from .train import preserved_modes
 
 # %% auto #0
-__all__ = ['IMAGE_SUFFIXES', 'class_counts', 'predict_logits', 'confusion_matrix', 'plot_confusion_matrix', 'most_confused',
-           'per_class_accuracy', 'plot_accuracy_vs_count', 'top_k_accuracy', 'classification_report', 'top_losses',
-           'plot_top_losses', 'image_for_display', 'captured_activation', 'restored_modes', 'find_layer', 'gradcam',
-           'overlay_heatmap', 'show_gradcam', 'heatmap_mass_inside', 'randomized_copy', 'rank_correlation',
-           'GradCAMViewer']
+__all__ = ['class_counts', 'predict_logits', 'confusion_matrix', 'plot_confusion_matrix', 'most_confused', 'per_class_accuracy',
+           'plot_accuracy_vs_count', 'top_k_accuracy', 'classification_report', 'top_losses', 'plot_top_losses',
+           'image_for_display', 'captured_activation', 'restored_modes', 'find_layer', 'gradcam', 'overlay_heatmap',
+           'show_gradcam', 'heatmap_mass_inside', 'randomized_copy', 'rank_correlation', 'GradCAMViewer']
 
 # %% ../nbs/06_interpret.ipynb #c008
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
-
 def class_counts(
     folder: Path | str, # A folder with one sub-folder of images per class
 ) -> dict[str, int]:
     "Number of image files of each class (sub-folder) in `folder`."
-    return {path.name: sum(1 for file in path.iterdir() if file.suffix.lower() in IMAGE_SUFFIXES)
+    return {path.name: sum(1 for file in path.iterdir() if file.suffix.lower() in IMAGE_EXTENSIONS)
             for path in sorted(Path(folder).iterdir()) if path.is_dir()}
 
 # %% ../nbs/06_interpret.ipynb #c015

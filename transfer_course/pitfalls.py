@@ -18,7 +18,7 @@ from PIL import Image
 from torch import nn
 
 from .core import load_settings, seed_everything
-from .pretrained import ModelRecord, classify, load_image, load_pretrained, predict, preprocess
+from .pretrained import IMAGE_EXTENSIONS, ModelRecord, classify, load_image, load_pretrained, predict, preprocess
 
 # %% auto #0
 __all__ = ['IMAGENET_TORCHVISION_STATS', 'CAFFE_BGR_MEAN', 'PREPROCESSING_VARIANTS', 'BN_POLICIES', 'imagenet_synsets',
@@ -53,7 +53,7 @@ def _other_stats(image, record):
 
 def _no_normalisation(image, record): return _to_unit_tensor(_resize_crop(image, record))
 
-def _bgr(image, record): return _correct(image, record).flip(0) if record.mean == record.mean[::-1] else _normalise(_to_unit_tensor(_resize_crop(image, record)).flip(0), record.mean, record.std)
+def _bgr(image, record): return _normalise(_to_unit_tensor(_resize_crop(image, record)).flip(0), record.mean, record.std)
 
 def _caffe(image, record): return _to_unit_tensor(_resize_crop(image, record)).flip(0)*255 - torch.tensor(CAFFE_BGR_MEAN)[:, None, None]
 
@@ -106,8 +106,7 @@ def labelled_images(
     "Image paths, their ImageNet class indices, and where the labels came from."
     image_dir, synsets = Path(image_dir), imagenet_synsets()
     index_of = {synset: index for index, synset in enumerate(synsets)}
-    extensions = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
-    paths = sorted(p for p in image_dir.rglob("*") if p.suffix.lower() in extensions)
+    paths = sorted(p for p in image_dir.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
     if not paths: raise FileNotFoundError(f"No images under {image_dir}.")
     if limit and len(paths) > limit: paths = [paths[i] for i in np.linspace(0, len(paths) - 1, limit).round().astype(int)]
     if all(p.parent.name in index_of for p in paths): return paths, [index_of[p.parent.name] for p in paths], "synset folders"

@@ -22,10 +22,10 @@ from torch import nn
 from .core import choose_device, load_settings
 
 # %% auto #0
-__all__ = ['MODELS', 'ModelRecord', 'imagenet_labels', 'WeightsError', 'verify_sha256_prefix', 'efficientnet_lite_weights_file',
-           'rename_efficientnet_lite_keys', 'torchvision_weights', 'get_record', 'build_architecture',
-           'load_pretrained', 'load_image', 'preprocess', 'sample_images', 'top_k', 'classify', 'predict',
-           'show_predictions', 'PredictionExplorer']
+__all__ = ['MODELS', 'IMAGE_EXTENSIONS', 'ModelRecord', 'imagenet_labels', 'WeightsError', 'verify_sha256_prefix',
+           'efficientnet_lite_weights_file', 'rename_efficientnet_lite_keys', 'torchvision_weights', 'get_record',
+           'build_architecture', 'load_pretrained', 'load_image', 'preprocess', 'sample_images', 'top_k', 'classify',
+           'predict', 'show_predictions', 'PredictionExplorer']
 
 # %% ../nbs/01_pretrained.ipynb #c006
 @dataclass(frozen=True)
@@ -217,6 +217,8 @@ def load_pretrained(
     return model
 
 # %% ../nbs/01_pretrained.ipynb #c032
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}) # files the course treats as images
+
 def load_image(
     source: str | Path | bytes | Image.Image, # A path, the bytes of an image file, or a PIL image
     draft_size: int | None = None, # For JPEGs: decode at a reduced scale whose shorter side stays >= this

@@ -21,14 +21,14 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from .augment import AugmentConfig, train_transform, valid_transform
 from .core import choose_device, load_settings
-from .pretrained import ModelRecord, build_architecture, get_record, load_image, load_pretrained
+from .pretrained import IMAGE_EXTENSIONS, ModelRecord, build_architecture, get_record, load_image, load_pretrained
 
 # %% auto #0
-__all__ = ['HEADS', 'BATCHNORM_TYPES', 'IMAGE_EXTENSIONS', 'POOLING_TYPES', 'cut_body', 'AdaptiveConcatPool2d', 'create_head',
-           'linear_head', 'mlp_head', 'TransferModel', 'record_for_size', 'create_transfer_model', 'group_parameters',
-           'layer_groups', 'freeze_to', 'freeze', 'unfreeze', 'train_mode', 'ParameterReport', 'parameter_report',
-           'DataError', 'class_folders', 'ImageSplit', 'split_image_folders', 'decode_images', 'DecodedImages',
-           'ImageData', 'accuracy', 'top_k_accuracy', 'per_class_accuracy', 'model_device', 'to_device', 'default_loss',
+__all__ = ['HEADS', 'BATCHNORM_TYPES', 'POOLING_TYPES', 'cut_body', 'AdaptiveConcatPool2d', 'create_head', 'linear_head',
+           'mlp_head', 'TransferModel', 'record_for_size', 'create_transfer_model', 'group_parameters', 'layer_groups',
+           'freeze_to', 'freeze', 'unfreeze', 'train_mode', 'ParameterReport', 'parameter_report', 'DataError',
+           'class_folders', 'ImageSplit', 'split_image_folders', 'decode_images', 'DecodedImages', 'ImageData',
+           'accuracy', 'top_k_accuracy', 'per_class_accuracy', 'model_device', 'to_device', 'default_loss',
            'preserved_modes', 'evaluate', 'discriminative_lrs', 'parameter_groups', 'History', 'BestCheckpoint', 'fit',
            'cacheable_prefix_length', 'feature_extractor', 'trainable_head', 'compute_features', 'fit_head_cached']
 
@@ -252,8 +252,6 @@ def parameter_report(
 # %% ../nbs/04_head.ipynb #c038
 class DataError(ValueError):
     "The training folders are unusable (no classes, an empty class, mismatched splits); the message says why."
-
-IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
 def class_folders(
     folder: Path | str, # A folder holding one sub-folder of images per class
