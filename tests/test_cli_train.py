@@ -6,8 +6,8 @@ import torch
 
 from conftest import run_cli
 from transfer_course.core import find_dataset
-from transfer_course.finetune import export, load_exported
-from transfer_course.train import create_transfer_model
+from transfer_course.finetune import ScaleEnsemble, ensemble_sizes, export, fit_linear_classifier, load_exported
+from transfer_course.train import create_transfer_model, evaluate, linear_head
 
 
 def link_photos(source_dir, target_dir, per_class):
@@ -38,6 +38,7 @@ def test_train_json_summary_and_bad_file_skipped(trained):
     assert summary["n_train"] + summary["n_valid"] == 24 and summary["n_valid"] == 6
     assert set(summary["phases_seconds"]) == {"decode", "features", "frozen", "unfrozen"}
     assert 0 <= summary["valid_accuracy"] <= 1 and summary["valid_loss"] > 0 and summary["kept"] in ("frozen", "unfrozen")
+    assert summary["recipe"] == "fine-tune" and "sizes" not in summary  # --freeze-epochs/--epochs imply the fine-tune recipe
     assert len(summary["skipped"]) == 1 and "broken.jpg" in summary["skipped"][0] and "broken.jpg" in result.stderr
     assert summary["out"] == str(out) and out.exists()
     assert summary["flip_tta"] is True and load_exported(out, device="cpu").flip_tta  # the exported model predicts as measured
@@ -88,3 +89,87 @@ def test_train_layouts_and_clear_errors(tmp_path):
     link_photos(find_dataset("clothing_small_5cls")/"valid", odd/"valid", per_class=1)
     result = run_cli("train", odd)
     assert result.returncode == 2 and "Validation classes not in the training folder" in result.stderr
+
+
+@pytest.fixture(scope="module")
+def ensemble_run(tmp_path_factory):
+    "The default recipe (scale ensemble) on train/ + val/ folders of ants and bees, small images."
+    root = tmp_path_factory.mktemp("layout")
+    link_photos(find_dataset("hymenoptera")/"train", root/"train", per_class=16)
+    link_photos(find_dataset("hymenoptera")/"val", root/"val", per_class=8)
+    out = root.parent/"ensemble.pt"
+    return root, out, run_cli("train", root, "--size", "64", "--out", out, "--json", "--device", "cpu")
+
+
+def test_default_recipe_is_the_scale_ensemble(ensemble_run):
+    root, out, result = ensemble_run
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["recipe"] == "ensemble" and summary["sizes"] == [64, 80] == list(ensemble_sizes(64)) and summary["size"] == 80
+    assert set(summary["phases_seconds"]) == {"decode", "features", "fit"} and "kept" not in summary
+    assert set(summary["size_accuracy"]) == {"64", "80"} and (summary["n_train"], summary["n_valid"]) == (32, 16)
+    model = load_exported(out, device="cpu")
+    assert isinstance(model, ScaleEnsemble) and model.sizes == [64, 80] and model.flip_tta and model.record.input_size == 80
+    assert model.metadata["recipe"] == "ensemble" and not any(p.requires_grad for p in model.parameters())
+
+
+def test_exported_ensemble_predicts_as_measured(ensemble_run):
+    "The file on disk, evaluated again on the validation photos, gives the accuracy and loss the command reported."
+    from transfer_course.train import ImageData, split_image_folders
+    root, out, result = ensemble_run
+    summary, model = json.loads(result.stdout), load_exported(out, device="cpu")
+    data = ImageData(split_image_folders(root), model.record, batch_size=16, seed=0)
+    again = evaluate(model, data.valid_loader())
+    assert again["accuracy"] == pytest.approx(summary["valid_accuracy"], abs=1e-6)
+    assert again["valid_loss"] == pytest.approx(summary["valid_loss"], rel=1e-3)
+    photos = sorted((find_dataset("hymenoptera")/"val"/"ants").glob("*.jpg"))[:2]
+    predicted = run_cli("predict", *photos, "--model", out, "--json", "--device", "cpu")
+    assert predicted.returncode == 0, predicted.stderr
+    for entry in json.loads(predicted.stdout):
+        assert {g["label"] for g in entry["top"]} == {"ants", "bees"}
+        assert sum(g["prob"] for g in entry["top"]) == pytest.approx(1, abs=1e-4)
+
+
+def test_recipe_options_do_not_mix(tmp_path):
+    flat = link_photos(find_dataset("hymenoptera")/"train", tmp_path/"flat", per_class=3)
+    mixed = run_cli("train", flat, "--valid-pct", "0.3", "--recipe", "ensemble", "--epochs", "1")
+    assert mixed.returncode == 2 and "--epochs only apply to --recipe fine-tune" in mixed.stderr
+    mixed = run_cli("train", flat, "--valid-pct", "0.3", "--recipe", "fine-tune", "--sizes", "64", "96")
+    assert mixed.returncode == 2 and "--sizes and --c only apply to --recipe ensemble" in mixed.stderr
+    tiny = run_cli("train", flat, "--valid-pct", "0.3", "--sizes", "16", "64")
+    assert tiny.returncode == 2 and "at least 32 px" in tiny.stderr
+    unknown = run_cli("train", flat, "--recipe", "magic")
+    assert unknown.returncode == 2 and "invalid choice" in unknown.stderr
+
+
+def test_scale_ensemble_export_roundtrip_and_averaging(tmp_path):
+    torch.manual_seed(0)
+    body = create_transfer_model("efficientnet_lite0", 3, head="linear", size=80, device="cpu").body
+    heads = {64: linear_head(1280, 3), 80: linear_head(1280, 3)}
+    ensemble = ScaleEnsemble(body, heads, create_transfer_model("efficientnet_lite0", 3, size=80, device="cpu").record, ["x", "y", "z"]).eval()
+    images = torch.randn(2, 3, 80, 80)
+    with torch.no_grad():
+        small = torch.nn.functional.interpolate(images, size=(64, 64), mode="bilinear", antialias=True, align_corners=False)
+        by_hand = sum(heads[s](body(v)).softmax(1) for s, x in ((64, small), (80, images)) for v in (x, x.flip(-1)))/4
+        torch.testing.assert_close(ensemble(images).exp(), by_hand, rtol=1e-5, atol=1e-6)
+        loaded = load_exported(export(ensemble, tmp_path/"e.pt", metadata={"a": 1}), device="cpu")
+        torch.testing.assert_close(loaded(images), ensemble(images))
+    assert loaded.sizes == [64, 80] and loaded.class_names == ("x", "y", "z") and loaded.metadata == {"a": 1}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["e.pt"]
+    with pytest.raises(ValueError, match="largest head size"): ScaleEnsemble(body, {64: heads[64]}, loaded.record, ["x", "y", "z"])
+
+
+def test_fit_linear_classifier_is_regularised_logistic_regression():
+    "Separable data: perfect training accuracy; a smaller C shrinks the weights; the gradient of the objective vanishes."
+    generator = torch.Generator().manual_seed(0)
+    centres = torch.randn(3, 8, generator=generator)*4
+    labels = torch.arange(3).repeat_interleave(20)
+    features = centres[labels] + torch.randn(60, 8, generator=generator)
+    strong, weak = fit_linear_classifier(features, labels, 3, c=100.0), fit_linear_classifier(features, labels, 3, c=0.01)
+    assert (strong(features).argmax(1) == labels).all()
+    assert weak.weight.norm() < strong.weight.norm() / 3
+    weight, bias = strong.weight.clone().requires_grad_(), strong.bias.clone().requires_grad_()
+    objective = torch.nn.functional.cross_entropy(features @ weight.T + bias, labels) + weight.pow(2).sum()/(2*100.0*60)
+    objective.backward()
+    assert weight.grad.abs().max() < 1e-4 and bias.grad.abs().max() < 1e-4
+    with pytest.raises(ValueError, match="as many labels"): fit_linear_classifier(features, labels[:5], 3)

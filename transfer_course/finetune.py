@@ -18,14 +18,16 @@ from torch.utils.data import DataLoader
 from .core import load_settings, seed_everything
 from .pretrained import MODELS, ModelRecord, get_record
 from .core import choose_device
-from .train import (DataError, evaluate, History, ImageData, ImageSplit, TransferModel, create_transfer_model, default_loss,
-    fit, fit_head_cached, freeze, freeze_to, group_parameters, layer_groups, model_device, parameter_groups, preserved_modes,
+from .train import (DataError, accuracy, evaluate, History, ImageData, ImageSplit, TransferModel, create_transfer_model, default_loss,
+    fit, fit_head_cached, freeze, freeze_to, group_parameters, layer_groups, linear_head, model_device, parameter_groups, per_class_accuracy,
+    preserved_modes,
     split_image_folders, to_device, train_mode, unfreeze)
 
 # %% auto #0
-__all__ = ['EXPORT_FORMAT', 'valley', 'LRFinderResult', 'lr_find', 'FineTuneResult', 'fine_tune', 'gradual_unfreeze',
-           'fastai_architecture', 'fastai_splitter', 'fastai_dataloaders', 'fastai_learner', 'record_to_dict',
-           'record_from_dict', 'export', 'load_exported', 'train_from_folders', 'add_cli_commands']
+__all__ = ['EXPORT_FORMAT', 'RECIPES', 'valley', 'LRFinderResult', 'lr_find', 'FineTuneResult', 'fine_tune', 'gradual_unfreeze',
+           'fastai_architecture', 'fastai_splitter', 'fastai_dataloaders', 'fastai_learner', 'fit_linear_classifier',
+           'resize_batch', 'mirror_views', 'ScaleEnsemble', 'ensemble_sizes', 'pooled_features', 'fit_scale_ensemble',
+           'record_to_dict', 'record_from_dict', 'export', 'load_exported', 'train_from_folders', 'add_cli_commands']
 
 # %% ../nbs/05_unfreeze.ipynb #c007
 def valley(
@@ -222,6 +224,125 @@ def fastai_learner(
     return vision_learner(dls, fastai_architecture(record.name), normalize=False, pretrained=True,
                           splitter=fastai_splitter(record), metrics=accuracy, train_bn=train_bn)
 
+# %% ../nbs/05_unfreeze.ipynb #c047
+def fit_linear_classifier(
+    features: torch.Tensor, # (n, d) training features
+    labels: torch.Tensor, # (n,) class indices
+    n_classes: int, # Number of classes
+    c: float = 1.0, # Inverse regularisation strength, as scikit-learn's `C` (smaller: simpler weights)
+    max_iter: int = 500, # L-BFGS iterations at most
+) -> nn.Linear:
+    "Multinomial logistic regression (scikit-learn's objective) as an `nn.Linear`, trained to convergence with L-BFGS."
+    if len(features) != len(labels) or len(labels) == 0: raise ValueError(f"Need as many labels as feature rows (got {len(labels)} and {len(features)}), and at least one.")
+    features, labels = features.float(), labels.long().to(features.device)
+    linear = nn.Linear(features.shape[1], n_classes).to(features.device)
+    nn.init.zeros_(linear.weight); nn.init.zeros_(linear.bias)
+    optimizer = torch.optim.LBFGS(linear.parameters(), lr=1, max_iter=max_iter, history_size=20,
+                                  tolerance_grad=1e-6, tolerance_change=1e-10, line_search_fn="strong_wolfe")
+    def objective() -> torch.Tensor:
+        optimizer.zero_grad()
+        loss = nn.functional.cross_entropy(linear(features), labels) + linear.weight.pow(2).sum()/(2*c*len(labels))
+        loss.backward()
+        return loss
+    with torch.enable_grad(): optimizer.step(objective)
+    return linear.requires_grad_(False)
+
+# %% ../nbs/05_unfreeze.ipynb #c051
+def resize_batch(
+    images: torch.Tensor, # (N, 3, H, W) preprocessed images
+    size: int, # Output height and width in pixels
+) -> torch.Tensor:
+    "The batch resized to `size`×`size` (antialiased bilinear); the same tensor if it already has that size."
+    if tuple(images.shape[-2:]) == (size, size): return images
+    return nn.functional.interpolate(images, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+
+def mirror_views(images: torch.Tensor, flip: bool) -> list[torch.Tensor]:
+    "The images, and their left-right mirror images if `flip`."
+    return [images, images.flip(-1)] if flip else [images]
+
+class ScaleEnsemble(nn.Module):
+    "One frozen pretrained body, a linear classifier per input size; averages class probabilities over sizes and mirror images. All parameters frozen."
+    def __init__(self,
+        body: nn.Sequential, # The pretrained body (not trained)
+        heads: dict[int, nn.Module], # Input size in px -> head (average pooling + linear) for the body's features at that size
+        record: ModelRecord, # Preprocessing of the input, at the largest size (smaller views are resized from it)
+        class_names: Sequence[str], # Names of the outputs, in order
+        flip_tta: bool = True, # Average over mirror images too
+    ):
+        super().__init__()
+        if max(heads) != record.input_size: raise ValueError(f"The record's input size ({record.input_size}) must be the largest head size ({max(heads)}).")
+        self.body, self.record, self.class_names, self.flip_tta = body, record, tuple(class_names), flip_tta
+        self.heads = nn.ModuleDict({str(size): heads[size] for size in sorted(heads)})
+        self.head_config = {"kind": "scale_ensemble", "sizes": self.sizes}
+        self.requires_grad_(False)  # fitted in closed form per head (`fit_scale_ensemble`), never by backpropagation
+
+    @property
+    def sizes(self) -> list[int]: return [int(size) for size in self.heads]
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        "Log of the class probabilities averaged over every size and mirror image."
+        probabilities = [head(self.body(view)).float().softmax(1) for size, head in self.heads.items()
+                         for view in mirror_views(resize_batch(images, int(size)), self.flip_tta)]
+        return torch.stack(probabilities).mean(0).clamp_min(1e-12).log()
+
+# %% ../nbs/05_unfreeze.ipynb #c052
+def ensemble_sizes(
+    size: int, # The base input size (usually the record's)
+) -> tuple[int, int]:
+    "The default sizes of the scale ensemble: `size` and 9/7 of it, rounded to a multiple of 8 (224 -> 288)."
+    return size, 8*round(size*9/7/8)
+
+def pooled_features(
+    body: nn.Module, # A frozen body
+    loader: DataLoader, # Images preprocessed at the largest size, without augmentation
+    sizes: Sequence[int], # Sizes to resize each batch to
+    flip: bool = True, # Also the mirror images
+    progress: bool = False, # Progress bar
+) -> tuple[dict[tuple[int, bool], torch.Tensor], torch.Tensor]:
+    "Average-pooled body features {(size, mirrored): (n, d)} for every image of `loader`, and the labels."
+    from tqdm.auto import tqdm
+    device = model_device(body)
+    features, labels = {(size, mirrored): [] for size in sizes for mirrored in ((False, True) if flip else (False,))}, []
+    with preserved_modes(body), torch.no_grad(), torch.autocast(device.type, enabled=device.type == "cuda"):
+        body.eval()
+        for images, targets in tqdm(loader, disable=not progress, file=sys.stderr, leave=False, desc="features"):
+            images = to_device(images, device); labels.append(targets)
+            for size in sizes:
+                for mirrored, view in zip((False, True), mirror_views(resize_batch(images, size), flip)):
+                    features[size, mirrored].append(body(view).float().mean((2, 3)).cpu())
+    return {key: torch.cat(value) for key, value in features.items()}, torch.cat(labels)
+
+# %% ../nbs/05_unfreeze.ipynb #c053
+def fit_scale_ensemble(
+    model: TransferModel, # Provides the pretrained body; its record (input size) must be the largest of `sizes`
+    data: ImageData, # Photos decoded for `model.record`
+    sizes: Sequence[int] | None = None, # Input sizes, the largest = the model's; default: only the model's input size
+    c: float = 1.0, # Inverse regularisation of each logistic regression (scikit-learn's `C`)
+    flip: bool = True, # Train on mirror images too, and average over them when predicting
+    progress: bool = True, # Progress bar
+) -> tuple[ScaleEnsemble, dict]:
+    "Train one logistic regression per size on frozen pooled features; return the ensemble and its validation report."
+    sizes = sorted(set(sizes or (model.record.input_size,)))
+    if sizes[-1] != model.record.input_size: raise ValueError(f"The largest size ({sizes[-1]}) must be the model's input size ({model.record.input_size}): create the model with size={sizes[-1]}.")
+    freeze(model)
+    started = time.perf_counter()
+    train, train_labels = pooled_features(model.body, data.train_loader(augment=False, shuffle=False), sizes, flip, progress)
+    valid, valid_labels = pooled_features(model.body, data.valid_loader(), sizes, flip, progress)
+    seconds = {"features": time.perf_counter() - started}
+    started, heads, n_classes = time.perf_counter(), {}, len(data.classes)
+    for size in sizes:
+        views = [train[key] for key in train if key[0] == size]
+        heads[size] = linear_head(model.record.n_features, n_classes)
+        heads[size].fc = fit_linear_classifier(torch.cat(views), train_labels.repeat(len(views)), n_classes, c=c)
+    seconds["fit"] = time.perf_counter() - started
+    ensemble = ScaleEnsemble(model.body, heads, model.record, data.classes, flip_tta=flip).eval()
+    per_size = {size: torch.stack([heads[size].fc(valid[key]).softmax(1) for key in valid if key[0] == size]).mean(0) for size in sizes}
+    log_probabilities = torch.stack(list(per_size.values())).mean(0).clamp_min(1e-12).log()
+    report = {"valid_loss": nn.functional.nll_loss(log_probabilities, valid_labels).item(), "accuracy": accuracy(log_probabilities, valid_labels),
+              "per_class": per_class_accuracy(log_probabilities, valid_labels, n_classes),
+              "size_accuracy": {size: accuracy(p, valid_labels) for size, p in per_size.items()}, "seconds": seconds}
+    return ensemble, report
+
 # %% ../nbs/05_unfreeze.ipynb #c036
 EXPORT_FORMAT = "transfer_course.export/1"
 
@@ -237,12 +358,12 @@ def record_from_dict(values: dict) -> ModelRecord:
     return ModelRecord(**{key: frozen(value) for key, value in values.items() if key in known})
 
 def export(
-    model: TransferModel, # A trained model from `create_transfer_model`
+    model: TransferModel | ScaleEnsemble, # A trained model
     path: Path | str, # File to write (conventionally *.pt)
     class_names: Sequence[str] | None = None, # Class names; default: `model.class_names`
     metadata: dict | None = None, # Extra JSON-able information (e.g. validation accuracy)
 ) -> Path:
-    "Write weights, preprocessing record, head recipe and class names to one file."
+    "Write weights, preprocessing record, head recipe and class names to one file (atomically: complete or untouched)."
     class_names = list(class_names or model.class_names)
     state = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
     payload = {"format": EXPORT_FORMAT, "record": record_to_dict(model.record), "head": dict(model.head_config),
@@ -250,95 +371,141 @@ def export(
                "flip_tta": bool(model.flip_tta)}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(payload, path)
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        torch.save(payload, partial)
+        partial.replace(path)
+    finally: partial.unlink(missing_ok=True)
     return path
 
 def load_exported(
     path: Path | str, # A file written by `export`
     device: str | torch.device | None = None, # Where to put the model; default: `choose_device()`
-) -> TransferModel:
+) -> TransferModel | ScaleEnsemble:
     "The exported model in eval mode, with `.record`, `.class_names` and `.metadata`."
     try: payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error: raise ValueError(f"{path} is not a model exported by transfer_course ({type(error).__name__}: {error}).") from error
     if not isinstance(payload, dict) or payload.get("format") != EXPORT_FORMAT:
         raise ValueError(f"{path} is not a model exported by transfer_course (format {EXPORT_FORMAT}).")
-    record = record_from_dict(payload["record"])
+    record, class_names = record_from_dict(payload["record"]), payload["class_names"]
     head = dict(payload["head"]); kind = head.pop("kind")
     base_record = get_record(record.name) if record.name in MODELS else record
-    model = create_transfer_model(base_record, payload["class_names"], head=kind, size=record.input_size, pretrained=False, device="cpu", **head)
-    model.record = record
+    if kind == "scale_ensemble":
+        body = create_transfer_model(base_record, class_names, head="linear", size=record.input_size, pretrained=False, device="cpu").body
+        heads = {size: linear_head(record.n_features, len(class_names)) for size in head["sizes"]}
+        model = ScaleEnsemble(body, heads, record, class_names)
+    else:
+        model = create_transfer_model(base_record, class_names, head=kind, size=record.input_size, pretrained=False, device="cpu", **head)
+        model.record = record
     model.load_state_dict(payload["state_dict"], strict=True)
     model.metadata, model.flip_tta = payload.get("metadata", {}), bool(payload.get("flip_tta", False))
     target = torch.device(device) if device is not None else choose_device()
     return model.to(target, memory_format=torch.channels_last).eval()
 
 # %% ../nbs/05_unfreeze.ipynb #c041
+RECIPES = ("ensemble", "fine-tune")
+
+def _decode(split: ImageSplit, record: ModelRecord, batch_size: int, seed: int) -> ImageData:
+    "Decode the split; unreadable files become warnings on stderr (and are listed in `data.skipped`)."
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data = ImageData(split, record, batch_size=batch_size, seed=seed)
+    for warning in caught: print(f"warning: {warning.message}", file=sys.stderr)
+    return data
+
 def train_from_folders(
     data_dir: Path | str, # See `split_image_folders`
     arch: str = "efficientnet_lite0", # A name in `pretrained.MODELS`
     valid_dir: Path | str | None = None, # Validation class folders
     valid_pct: float | None = None, # Held-out fraction when there is no validation folder
-    freeze_epochs: int = 20, # Frozen (cached) head epochs; early stopping with patience 5
-    epochs: int = 2, # Unfrozen epochs
-    lr: float = 2e-3, # Head learning rate (the body's are lower, see `fine_tune`)
-    size: int | None = None, # Training image size; default: the record's input size
+    recipe: str = "ensemble", # "ensemble": logistic regressions on frozen features at several sizes; "fine-tune": fastai's recipe
+    sizes: Sequence[int] | None = None, # Ensemble: input sizes; default: `ensemble_sizes(size)`
+    c: float = 1.0, # Ensemble: inverse regularisation of each logistic regression
+    freeze_epochs: int = 20, # Fine-tune: frozen (cached) head epochs; early stopping with patience 5
+    epochs: int = 2, # Fine-tune: unfrozen epochs
+    lr: float = 2e-3, # Fine-tune: head learning rate (the body's are lower, see `fine_tune`)
+    size: int | None = None, # Base image size; default: the record's input size
     batch_size: int = 32, # Images per batch
     device: str | None = None, # Default: `choose_device()`
     seed: int | None = None, # Default: the `seed` setting
     progress: bool = True, # Progress bars on stderr
-    flip_tta: bool = True, # Predict with the mirror image too (test-time augmentation); the reported metrics include it
-) -> tuple[TransferModel, dict]:
-    "Split, decode, fine-tune; return the model and a summary (classes, phases' seconds, validation metrics)."
+    flip_tta: bool = True, # Average predictions with the mirror image (the ensemble also trains on mirror images); metrics include it
+) -> tuple[TransferModel | ScaleEnsemble, dict]:
+    "Split, decode, train with `recipe`; return the model and a summary (classes, phases' seconds, validation metrics)."
+    if recipe not in RECIPES: raise ValueError(f"Unknown recipe {recipe!r}: choose one of {', '.join(RECIPES)}.")
+    sizes = sorted(set(sizes or ensemble_sizes(size or get_record(arch).input_size))) if recipe == "ensemble" else None
+    if sizes and sizes[0] < 32: raise ValueError(f"Ensemble sizes must be at least 32 px (got {sizes[0]}).")
     seed = seed_everything(seed)
     timings, started = {}, time.perf_counter()
     split = split_image_folders(data_dir, valid_dir=valid_dir, valid_pct=valid_pct, seed=seed)
-    record = get_record(arch)
-    model = create_transfer_model(record, split.classes, size=size, device=device)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        data = ImageData(split, model.record, batch_size=batch_size, seed=seed)
-    for warning in caught: print(f"warning: {warning.message}", file=sys.stderr)
+    model = create_transfer_model(arch, split.classes, head="linear" if sizes else "fastai", size=sizes[-1] if sizes else size, device=device)
+    data = _decode(split, model.record, batch_size, seed)
     timings["decode"] = time.perf_counter() - started
-    result = fine_tune(model, data, epochs=epochs, base_lr=lr, freeze_epochs=freeze_epochs, patience=5, progress=progress)
-    timings.update(result.seconds)
-    model.flip_tta = flip_tta
-    final = evaluate(model, data.valid_loader()) if flip_tta else result.final
+    if recipe == "ensemble":
+        model, final = fit_scale_ensemble(model, data, sizes, c=c, flip=flip_tta, progress=progress)
+        timings.update(final["seconds"])
+        details = {"sizes": sizes, "size_accuracy": {str(s): a for s, a in final["size_accuracy"].items()}}
+    else:
+        result = fine_tune(model, data, epochs=epochs, base_lr=lr, freeze_epochs=freeze_epochs, patience=5, progress=progress)
+        timings.update(result.seconds)
+        model.flip_tta = flip_tta
+        final = evaluate(model, data.valid_loader()) if flip_tta else result.final
+        details = {"kept": result.kept}
     summary = {"classes": list(split.classes), "n_train": len(data.train_plain), "n_valid": len(data.valid),
-               "skipped": list(data.skipped), "arch": arch, "size": model.record.input_size, "phases_seconds": {k: round(v, 2) for k, v in timings.items()},
-               "kept": result.kept, "flip_tta": flip_tta, "valid_accuracy": final["accuracy"], "valid_loss": final["valid_loss"],
-               "per_class_accuracy": dict(zip(split.classes, final["per_class"]))}
+               "skipped": list(data.skipped), "arch": arch, "recipe": recipe, "size": model.record.input_size, **details,
+               "phases_seconds": {k: round(v, 2) for k, v in timings.items()}, "flip_tta": flip_tta,
+               "valid_accuracy": final["accuracy"], "valid_loss": final["valid_loss"], "per_class_accuracy": dict(zip(split.classes, final["per_class"]))}
     return model, summary
 
 # %% ../nbs/05_unfreeze.ipynb #c042
+def _resolve_recipe(args) -> str:
+    "The recipe the options ask for: fine-tune options imply --recipe fine-tune; mixing them with the ensemble is an error."
+    fine_tune_options = [flag for flag, value in (("--freeze-epochs", args.freeze_epochs), ("--epochs", args.epochs), ("--lr", args.lr)) if value is not None]
+    recipe = args.recipe or ("fine-tune" if fine_tune_options else "ensemble")
+    if recipe == "ensemble" and fine_tune_options:
+        raise DataError(f"{', '.join(fine_tune_options)} only apply to --recipe fine-tune; drop them or add --recipe fine-tune.")
+    if recipe == "fine-tune" and (args.sizes or args.c is not None):
+        raise DataError("--sizes and --c only apply to --recipe ensemble (the default); drop them or the --recipe fine-tune options.")
+    return recipe
+
 def _run_train(args) -> int:
-    "The `train` command: fine-tune on DATA_DIR, export, print a summary or JSON."
+    "The `train` command: train on DATA_DIR, export, print a summary or JSON."
+    def given(value, default): return default if value is None else value
     try:
+        recipe = _resolve_recipe(args)
         model, summary = train_from_folders(args.data_dir, arch=args.arch, valid_dir=args.valid_dir, valid_pct=args.valid_pct,
-            freeze_epochs=args.freeze_epochs, epochs=args.epochs, lr=args.lr, size=args.size, batch_size=args.batch_size,
-            device=args.device, seed=args.seed, progress=not args.json and sys.stderr.isatty(), flip_tta=not args.no_tta)
-    except DataError as error: print(f"error: {error}", file=sys.stderr); return 2
-    summary["out"] = str(export(model, args.out, metadata={k: summary[k] for k in ("valid_accuracy", "valid_loss", "n_train", "n_valid")}))
+            recipe=recipe, sizes=args.sizes, c=given(args.c, 1.0), freeze_epochs=given(args.freeze_epochs, 20), epochs=given(args.epochs, 2),
+            lr=given(args.lr, 2e-3), size=args.size, batch_size=args.batch_size, device=args.device, seed=args.seed,
+            progress=not args.json and sys.stderr.isatty(), flip_tta=not args.no_tta)
+    except (DataError, ValueError) as error: print(f"error: {error}", file=sys.stderr); return 2
+    summary["out"] = str(export(model, args.out, metadata={k: summary[k] for k in ("recipe", "valid_accuracy", "valid_loss", "n_train", "n_valid")}))
     if args.json: print(json.dumps(summary, indent=1))
     else:
         print(f"{summary['n_train']} training / {summary['n_valid']} validation photos, classes: {', '.join(summary['classes'])}")
         print("time: " + ", ".join(f"{phase} {seconds:.1f} s" for phase, seconds in summary["phases_seconds"].items()))
-        print(f"validation accuracy {summary['valid_accuracy']:.3f}, loss {summary['valid_loss']:.4f} ({summary['kept']} weights)")
+        how = f"sizes {summary['sizes']}" if recipe == "ensemble" else f"{summary['kept']} weights"
+        print(f"{recipe}: validation accuracy {summary['valid_accuracy']:.3f}, loss {summary['valid_loss']:.4f} ({how})")
         print(f"saved {summary['out']}; try: transfer-course predict --model {summary['out']} IMAGE")
     return 0
 
 def add_cli_commands(subparsers) -> None:
     "Add `train` to the `transfer-course` command line."
     settings = load_settings()
-    train = subparsers.add_parser("train", help="Fine-tune a pretrained model on class folders and export it")
+    train = subparsers.add_parser("train", help="Train a classifier on class folders with a pretrained body, and export it")
     train.add_argument("data_dir", metavar="DATA_DIR", help="train/ + valid/ (or val/) class folders, or class folders directly")
     train.add_argument("--arch", default=settings.arch, choices=list(MODELS), help="pretrained model")
     where = train.add_mutually_exclusive_group()
     where.add_argument("--valid-dir", default=None, help="class folders for validation")
     where.add_argument("--valid-pct", type=float, default=None, help="hold out this fraction of each class (when there is no valid/ folder)")
-    train.add_argument("--freeze-epochs", type=int, default=20, help="head epochs on cached features (early stopping)")
-    train.add_argument("--epochs", type=int, default=2, help="epochs with the whole network unfrozen (0: head only)")
-    train.add_argument("--lr", type=float, default=2e-3, help="head learning rate; body groups get lower rates")
-    train.add_argument("--size", type=int, default=None, help="training image size in pixels (default: the model's)")
+    train.add_argument("--recipe", choices=RECIPES, default=None,
+                       help="ensemble (default): logistic regressions on frozen features at several sizes, averaged; "
+                            "fine-tune: head then unfrozen body (implied by --freeze-epochs, --epochs or --lr)")
+    train.add_argument("--sizes", type=int, nargs="+", default=None, help="ensemble: input sizes in px (default: --size and 9/7 of it)")
+    train.add_argument("--c", type=float, default=None, help="ensemble: inverse regularisation of the logistic regressions (default 1.0)")
+    train.add_argument("--freeze-epochs", type=int, default=None, help="fine-tune: head epochs on cached features, early stopping (default 20)")
+    train.add_argument("--epochs", type=int, default=None, help="fine-tune: epochs with the whole network unfrozen, 0: head only (default 2)")
+    train.add_argument("--lr", type=float, default=None, help="fine-tune: head learning rate; body groups get lower rates (default 2e-3)")
+    train.add_argument("--size", type=int, default=None, help="base image size in pixels (default: the model's)")
     train.add_argument("--batch-size", type=int, default=32)
     train.add_argument("--out", default="model.pt", help="file to export the model to")
     train.add_argument("--json", action="store_true", help="print one JSON document (classes, per-phase seconds, validation metrics)")
