@@ -6,7 +6,7 @@ import torch
 
 from conftest import run_cli
 from transfer_course.core import find_dataset
-from transfer_course.finetune import ScaleEnsemble, ensemble_sizes, export, fit_linear_classifier, load_exported
+from transfer_course.finetune import ProbeEnsemble, create_probe_ensemble, default_members, export, fit_linear_classifier, load_exported
 from transfer_course.train import create_transfer_model, evaluate, linear_head
 
 
@@ -93,7 +93,7 @@ def test_train_layouts_and_clear_errors(tmp_path):
 
 @pytest.fixture(scope="module")
 def ensemble_run(tmp_path_factory):
-    "The default recipe (scale ensemble) on train/ + val/ folders of ants and bees, small images."
+    "The default recipe (probe ensemble) on train/ + val/ folders of ants and bees, small images."
     root = tmp_path_factory.mktemp("layout")
     link_photos(find_dataset("hymenoptera")/"train", root/"train", per_class=16)
     link_photos(find_dataset("hymenoptera")/"val", root/"val", per_class=8)
@@ -101,15 +101,17 @@ def ensemble_run(tmp_path_factory):
     return root, out, run_cli("train", root, "--size", "64", "--out", out, "--json", "--device", "cpu")
 
 
-def test_default_recipe_is_the_scale_ensemble(ensemble_run):
+def test_default_recipe_is_the_probe_ensemble(ensemble_run):
     root, out, result = ensemble_run
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
-    assert summary["recipe"] == "ensemble" and summary["sizes"] == [64, 80] == list(ensemble_sizes(64)) and summary["size"] == 80
+    members = ["efficientnet_lite0@64", "efficientnet_lite2@72"]
+    assert summary["recipe"] == "ensemble" and summary["members"] == members == default_members("efficientnet_lite0", 64) and summary["size"] == 72
     assert set(summary["phases_seconds"]) == {"decode", "features", "fit"} and "kept" not in summary
-    assert set(summary["size_accuracy"]) == {"64", "80"} and (summary["n_train"], summary["n_valid"]) == (32, 16)
+    assert set(summary["member_accuracy"]) == set(members) and (summary["n_train"], summary["n_valid"]) == (32, 16)
     model = load_exported(out, device="cpu")
-    assert isinstance(model, ScaleEnsemble) and model.sizes == [64, 80] and model.flip_tta and model.record.input_size == 80
+    assert isinstance(model, ProbeEnsemble) and model.members == [("efficientnet_lite0", 64), ("efficientnet_lite2", 72)]
+    assert model.flip_tta and model.record.input_size == 72 and model.record.name == "efficientnet_lite2"
     assert model.metadata["recipe"] == "ensemble" and not any(p.requires_grad for p in model.parameters())
 
 
@@ -134,29 +136,32 @@ def test_recipe_options_do_not_mix(tmp_path):
     flat = link_photos(find_dataset("hymenoptera")/"train", tmp_path/"flat", per_class=3)
     mixed = run_cli("train", flat, "--valid-pct", "0.3", "--recipe", "ensemble", "--epochs", "1")
     assert mixed.returncode == 2 and "--epochs only apply to --recipe fine-tune" in mixed.stderr
-    mixed = run_cli("train", flat, "--valid-pct", "0.3", "--recipe", "fine-tune", "--sizes", "64", "96")
-    assert mixed.returncode == 2 and "--sizes and --c only apply to --recipe ensemble" in mixed.stderr
-    tiny = run_cli("train", flat, "--valid-pct", "0.3", "--sizes", "16", "64")
-    assert tiny.returncode == 2 and "at least 32 px" in tiny.stderr
+    mixed = run_cli("train", flat, "--valid-pct", "0.3", "--recipe", "fine-tune", "--members", "efficientnet_lite0@64")
+    assert mixed.returncode == 2 and "--members and --c only apply to --recipe ensemble" in mixed.stderr
+    for bad in ("efficientnet_lite0@16", "lite9@64", "efficientnet_lite0"):
+        refused = run_cli("train", flat, "--valid-pct", "0.3", "--members", bad)
+        assert refused.returncode == 2 and "ARCH@SIZE" in refused.stderr, refused.stderr
     unknown = run_cli("train", flat, "--recipe", "magic")
     assert unknown.returncode == 2 and "invalid choice" in unknown.stderr
 
 
-def test_scale_ensemble_export_roundtrip_and_averaging(tmp_path):
+def test_probe_ensemble_export_roundtrip_and_averaging(tmp_path):
+    "Members of different bodies, sizes and normalisations (Lite0: 0.5/0.5, ResNet-18: ImageNet statistics) average as promised."
     torch.manual_seed(0)
-    body = create_transfer_model("efficientnet_lite0", 3, head="linear", size=80, device="cpu").body
-    heads = {64: linear_head(1280, 3), 80: linear_head(1280, 3)}
-    ensemble = ScaleEnsemble(body, heads, create_transfer_model("efficientnet_lite0", 3, size=80, device="cpu").record, ["x", "y", "z"]).eval()
+    ensemble = create_probe_ensemble(["efficientnet_lite0@64", "efficientnet_lite0@80"], ["x", "y", "z"], pretrained=False, device="cpu")
+    for head in ensemble.heads.values(): torch.nn.init.normal_(head.fc.weight)
     images = torch.randn(2, 3, 80, 80)
     with torch.no_grad():
         small = torch.nn.functional.interpolate(images, size=(64, 64), mode="bilinear", antialias=True, align_corners=False)
-        by_hand = sum(heads[s](body(v)).softmax(1) for s, x in ((64, small), (80, images)) for v in (x, x.flip(-1)))/4
+        body, heads = ensemble.bodies["efficientnet_lite0"], ensemble.heads
+        by_hand = sum(heads[f"efficientnet_lite0@{s}"](body(v)).softmax(1) for s, x in ((64, small), (80, images)) for v in (x, x.flip(-1)))/4
         torch.testing.assert_close(ensemble(images).exp(), by_hand, rtol=1e-5, atol=1e-6)
         loaded = load_exported(export(ensemble, tmp_path/"e.pt", metadata={"a": 1}), device="cpu")
         torch.testing.assert_close(loaded(images), ensemble(images))
-    assert loaded.sizes == [64, 80] and loaded.class_names == ("x", "y", "z") and loaded.metadata == {"a": 1}
+    assert loaded.members == ensemble.members and loaded.class_names == ("x", "y", "z") and loaded.metadata == {"a": 1}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["e.pt"]
-    with pytest.raises(ValueError, match="largest head size"): ScaleEnsemble(body, {64: heads[64]}, loaded.record, ["x", "y", "z"])
+    with pytest.raises(ValueError, match="largest member"): ProbeEnsemble(ensemble.bodies, {"efficientnet_lite0@64": heads["efficientnet_lite0@64"]}, loaded.record, ["x", "y", "z"])
+    with pytest.raises(ValueError, match="No body for resnet18"): ProbeEnsemble(ensemble.bodies, {"resnet18@80": heads["efficientnet_lite0@80"]}, loaded.record, ["x"])
 
 
 def test_fit_linear_classifier_is_regularised_logistic_regression():

@@ -7,7 +7,7 @@ Docs: https://transfer-course.github.io/transfer_course/unfreeze.html.md"""
 # %% ../nbs/05_unfreeze.ipynb #c002
 from __future__ import annotations
 import argparse, copy, json, math, sys, time, warnings
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -24,10 +24,11 @@ from .train import (DataError, accuracy, evaluate, History, ImageData, ImageSpli
     split_image_folders, to_device, train_mode, unfreeze)
 
 # %% auto #0
-__all__ = ['EXPORT_FORMAT', 'RECIPES', 'valley', 'LRFinderResult', 'lr_find', 'FineTuneResult', 'fine_tune', 'gradual_unfreeze',
-           'fastai_architecture', 'fastai_splitter', 'fastai_dataloaders', 'fastai_learner', 'fit_linear_classifier',
-           'resize_batch', 'mirror_views', 'ScaleEnsemble', 'ensemble_sizes', 'pooled_features', 'fit_scale_ensemble',
-           'record_to_dict', 'record_from_dict', 'export', 'load_exported', 'train_from_folders', 'add_cli_commands']
+__all__ = ['DEFAULT_PARTNER', 'EXPORT_FORMAT', 'RECIPES', 'valley', 'LRFinderResult', 'lr_find', 'FineTuneResult', 'fine_tune',
+           'gradual_unfreeze', 'fastai_architecture', 'fastai_splitter', 'fastai_dataloaders', 'fastai_learner',
+           'fit_linear_classifier', 'resize_batch', 'mirror_views', 'renormalize', 'parse_member', 'ProbeEnsemble',
+           'default_members', 'member_features', 'create_probe_ensemble', 'fit_probe_ensemble', 'record_to_dict',
+           'record_from_dict', 'export', 'load_exported', 'train_from_folders', 'add_cli_commands']
 
 # %% ../nbs/05_unfreeze.ipynb #c007
 def valley(
@@ -260,88 +261,129 @@ def mirror_views(images: torch.Tensor, flip: bool) -> list[torch.Tensor]:
     "The images, and their left-right mirror images if `flip`."
     return [images, images.flip(-1)] if flip else [images]
 
-class ScaleEnsemble(nn.Module):
-    "One frozen pretrained body, a linear classifier per input size; averages class probabilities over sizes and mirror images. All parameters frozen."
+def renormalize(
+    images: torch.Tensor, # Images normalised with `source`'s statistics
+    source: ModelRecord, # The record they were preprocessed with
+    target: ModelRecord, # The record whose statistics the result should have
+) -> torch.Tensor:
+    "The same pixels, normalised with `target`'s mean and std instead of `source`'s (unchanged if they agree)."
+    if (source.mean, source.std) == (target.mean, target.std): return images
+    statistics = lambda values: torch.tensor(values, dtype=images.dtype, device=images.device).view(1, -1, 1, 1)
+    return (images*statistics(source.std) + statistics(source.mean) - statistics(target.mean))/statistics(target.std)
+
+def parse_member(text: str) -> tuple[str, int]:
+    "'efficientnet_lite0@224' -> ('efficientnet_lite0', 224), with a clear error for anything else."
+    arch, _, size = text.partition("@")
+    if arch not in MODELS or not size.isdigit() or int(size) < 32:
+        raise ValueError(f"Ensemble member {text!r}: write ARCH@SIZE with ARCH one of {', '.join(MODELS)} and SIZE at least 32 (e.g. efficientnet_lite2@260).")
+    return arch, int(size)
+
+# %% ../nbs/05_unfreeze.ipynb #c052
+class ProbeEnsemble(nn.Module):
+    "Frozen pretrained bodies, a logistic-regression head per member (`arch@size`); averages class probabilities over members and mirror images."
     def __init__(self,
-        body: nn.Sequential, # The pretrained body (not trained)
-        heads: dict[int, nn.Module], # Input size in px -> head (average pooling + linear) for the body's features at that size
-        record: ModelRecord, # Preprocessing of the input, at the largest size (smaller views are resized from it)
+        bodies: dict[str, nn.Module], # arch -> pretrained body (shared by the members of that arch)
+        heads: dict[str, nn.Module], # "arch@size" -> head (average pooling + linear) for that body's features at that size
+        record: ModelRecord, # Preprocessing of the input: the largest member's (every view is resized from it)
         class_names: Sequence[str], # Names of the outputs, in order
         flip_tta: bool = True, # Average over mirror images too
     ):
         super().__init__()
-        if max(heads) != record.input_size: raise ValueError(f"The record's input size ({record.input_size}) must be the largest head size ({max(heads)}).")
-        self.body, self.record, self.class_names, self.flip_tta = body, record, tuple(class_names), flip_tta
-        self.heads = nn.ModuleDict({str(size): heads[size] for size in sorted(heads)})
-        self.head_config = {"kind": "scale_ensemble", "sizes": self.sizes}
-        self.requires_grad_(False)  # fitted in closed form per head (`fit_scale_ensemble`), never by backpropagation
+        members = [parse_member(key) for key in heads]
+        if max(size for _, size in members) != record.input_size: raise ValueError(f"The record's input size ({record.input_size}) must be the largest member's size.")
+        if missing := {arch for arch, _ in members} - set(bodies): raise ValueError(f"No body for {', '.join(sorted(missing))}.")
+        self.bodies, self.heads = nn.ModuleDict(bodies), nn.ModuleDict(heads)
+        self.record, self.class_names, self.flip_tta = record, tuple(class_names), flip_tta
+        self.member_records = {arch: get_record(arch) for arch in bodies}
+        self.head_config = {"kind": "probe_ensemble", "members": list(heads)}
+        self.requires_grad_(False)  # fitted in closed form per head (`fit_probe_ensemble`), never by backpropagation
 
     @property
-    def sizes(self) -> list[int]: return [int(size) for size in self.heads]
+    def members(self) -> list[tuple[str, int]]: return [parse_member(key) for key in self.heads]
+
+    def member_views(self, images: torch.Tensor, arch: str, size: int) -> list[torch.Tensor]:
+        "What member `arch@size` sees of a batch: resized, renormalised, and mirrored if `flip_tta`."
+        return mirror_views(renormalize(resize_batch(images, size), self.record, self.member_records[arch]), self.flip_tta)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        "Log of the class probabilities averaged over every size and mirror image."
-        probabilities = [head(self.body(view)).float().softmax(1) for size, head in self.heads.items()
-                         for view in mirror_views(resize_batch(images, int(size)), self.flip_tta)]
+        "Log of the class probabilities averaged over every member and mirror image."
+        probabilities = [self.heads[f"{arch}@{size}"](self.bodies[arch](view)).float().softmax(1)
+                         for arch, size in self.members for view in self.member_views(images, arch, size)]
         return torch.stack(probabilities).mean(0).clamp_min(1e-12).log()
 
-# %% ../nbs/05_unfreeze.ipynb #c052
-def ensemble_sizes(
-    size: int, # The base input size (usually the record's)
-) -> tuple[int, int]:
-    "The default sizes of the scale ensemble: `size` and 9/7 of it, rounded to a multiple of 8 (224 -> 288)."
-    return size, 8*round(size*9/7/8)
+# %% ../nbs/05_unfreeze.ipynb #c053
+DEFAULT_PARTNER = "efficientnet_lite2"
 
-def pooled_features(
-    body: nn.Module, # A frozen body
-    loader: DataLoader, # Images preprocessed at the largest size, without augmentation
-    sizes: Sequence[int], # Sizes to resize each batch to
-    flip: bool = True, # Also the mirror images
+def default_members(
+    arch: str, # The chosen body
+    size: int | None = None, # Its input size; default: its record's
+) -> list[str]:
+    "The default ensemble: `arch` and a different Lite body (Lite2, or Lite0 for Lite2) at its own size, scaled like `size` if that is not `arch`'s."
+    partner = DEFAULT_PARTNER if arch != DEFAULT_PARTNER else "efficientnet_lite0"
+    own, other = get_record(arch).input_size, get_record(partner).input_size
+    size = size or own
+    return [f"{arch}@{size}", f"{partner}@{other if size == own else max(32, 8*int(size*other/own/8 + 0.5))}"]
+
+def member_features(
+    model: ProbeEnsemble, # Its bodies and views are used
+    loader: DataLoader, # Images preprocessed with `model.record`, without augmentation
     progress: bool = False, # Progress bar
-) -> tuple[dict[tuple[int, bool], torch.Tensor], torch.Tensor]:
-    "Average-pooled body features {(size, mirrored): (n, d)} for every image of `loader`, and the labels."
+) -> tuple[dict[str, list[torch.Tensor]], torch.Tensor]:
+    "Average-pooled features {'arch@size': [plain, mirrored]} for every image of `loader`, and the labels."
     from tqdm.auto import tqdm
-    device = model_device(body)
-    features, labels = {(size, mirrored): [] for size in sizes for mirrored in ((False, True) if flip else (False,))}, []
-    with preserved_modes(body), torch.no_grad(), torch.autocast(device.type, enabled=device.type == "cuda"):
-        body.eval()
+    device = model_device(model)
+    features, labels = {key: [[], []] for key in model.heads}, []
+    with preserved_modes(model), torch.no_grad(), torch.autocast(device.type, enabled=device.type == "cuda"):
+        model.eval()
         for images, targets in tqdm(loader, disable=not progress, file=sys.stderr, leave=False, desc="features"):
             images = to_device(images, device); labels.append(targets)
-            for size in sizes:
-                for mirrored, view in zip((False, True), mirror_views(resize_batch(images, size), flip)):
-                    features[size, mirrored].append(body(view).float().mean((2, 3)).cpu())
-    return {key: torch.cat(value) for key, value in features.items()}, torch.cat(labels)
+            for arch, size in model.members:
+                for index, view in enumerate(model.member_views(images, arch, size)):
+                    features[f"{arch}@{size}"][index].append(model.bodies[arch](view).float().mean((2, 3)).cpu())
+    return {key: [torch.cat(part) for part in parts if part] for key, parts in features.items()}, torch.cat(labels)
 
-# %% ../nbs/05_unfreeze.ipynb #c053
-def fit_scale_ensemble(
-    model: TransferModel, # Provides the pretrained body; its record (input size) must be the largest of `sizes`
+# %% ../nbs/05_unfreeze.ipynb #c058
+def create_probe_ensemble(
+    members: Sequence[str], # "arch@size" for each member, e.g. `default_members("efficientnet_lite0")`
+    class_names: Sequence[str], # The classes
+    flip_tta: bool = True, # Mirror images: trained on and averaged over
+    pretrained: bool = True, # Load the pretrained bodies (False: random, e.g. to load an export into)
+    device: str | torch.device | None = None, # Default: `choose_device()`
+) -> ProbeEnsemble:
+    "An untrained ensemble: pretrained bodies, zero heads; its record preprocesses for the largest member."
+    parsed = [parse_member(text) for text in members]
+    if len(set(parsed)) != len(parsed): raise ValueError(f"Ensemble members repeat: {', '.join(members)}.")
+    largest_arch, largest_size = max(parsed, key=lambda member: member[1])
+    bodies, heads = {}, {}
+    for arch, size in parsed:
+        if arch not in bodies: bodies[arch] = create_transfer_model(arch, class_names, head="linear", size=size, pretrained=pretrained, device="cpu").body
+        heads[f"{arch}@{size}"] = linear_head(get_record(arch).n_features, len(class_names))
+    record = replace(get_record(largest_arch), input_size=largest_size, resize_size=int(largest_size/get_record(largest_arch).crop_pct))
+    ensemble = ProbeEnsemble(bodies, heads, record, class_names, flip_tta)
+    return ensemble.to(torch.device(device) if device is not None else choose_device(), memory_format=torch.channels_last).eval()
+
+def fit_probe_ensemble(
+    model: ProbeEnsemble, # From `create_probe_ensemble`; its heads are replaced
     data: ImageData, # Photos decoded for `model.record`
-    sizes: Sequence[int] | None = None, # Input sizes, the largest = the model's; default: only the model's input size
     c: float = 1.0, # Inverse regularisation of each logistic regression (scikit-learn's `C`)
-    flip: bool = True, # Train on mirror images too, and average over them when predicting
     progress: bool = True, # Progress bar
-) -> tuple[ScaleEnsemble, dict]:
-    "Train one logistic regression per size on frozen pooled features; return the ensemble and its validation report."
-    sizes = sorted(set(sizes or (model.record.input_size,)))
-    if sizes[-1] != model.record.input_size: raise ValueError(f"The largest size ({sizes[-1]}) must be the model's input size ({model.record.input_size}): create the model with size={sizes[-1]}.")
-    freeze(model)
+) -> dict:
+    "Fit each member's logistic regression on frozen pooled features (and mirror images); return the validation report."
+    if data.record != model.record: raise ValueError("Decode the photos for the ensemble's record: ImageData(split, model.record).")
     started = time.perf_counter()
-    train, train_labels = pooled_features(model.body, data.train_loader(augment=False, shuffle=False), sizes, flip, progress)
-    valid, valid_labels = pooled_features(model.body, data.valid_loader(), sizes, flip, progress)
-    seconds = {"features": time.perf_counter() - started}
-    started, heads, n_classes = time.perf_counter(), {}, len(data.classes)
-    for size in sizes:
-        views = [train[key] for key in train if key[0] == size]
-        heads[size] = linear_head(model.record.n_features, n_classes)
-        heads[size].fc = fit_linear_classifier(torch.cat(views), train_labels.repeat(len(views)), n_classes, c=c)
+    train, train_labels = member_features(model, data.train_loader(augment=False, shuffle=False), progress)
+    valid, valid_labels = member_features(model, data.valid_loader(), progress)
+    seconds, started, n_classes = {"features": time.perf_counter() - started}, time.perf_counter(), len(data.classes)
+    device = model_device(model)
+    for key, views in train.items():
+        model.heads[key].fc = fit_linear_classifier(torch.cat(views).to(device), train_labels.repeat(len(views)), n_classes, c=c)
     seconds["fit"] = time.perf_counter() - started
-    ensemble = ScaleEnsemble(model.body, heads, model.record, data.classes, flip_tta=flip).eval()
-    per_size = {size: torch.stack([heads[size].fc(valid[key]).softmax(1) for key in valid if key[0] == size]).mean(0) for size in sizes}
-    log_probabilities = torch.stack(list(per_size.values())).mean(0).clamp_min(1e-12).log()
-    report = {"valid_loss": nn.functional.nll_loss(log_probabilities, valid_labels).item(), "accuracy": accuracy(log_probabilities, valid_labels),
-              "per_class": per_class_accuracy(log_probabilities, valid_labels, n_classes),
-              "size_accuracy": {size: accuracy(p, valid_labels) for size, p in per_size.items()}, "seconds": seconds}
-    return ensemble, report
+    with torch.no_grad():
+        per_member = {key: torch.stack([model.heads[key].fc(view.to(device)).softmax(1).cpu() for view in views]).mean(0) for key, views in valid.items()}
+    log_probabilities = torch.stack(list(per_member.values())).mean(0).clamp_min(1e-12).log()
+    return {"valid_loss": nn.functional.nll_loss(log_probabilities, valid_labels).item(), "accuracy": accuracy(log_probabilities, valid_labels),
+            "per_class": per_class_accuracy(log_probabilities, valid_labels, n_classes),
+            "member_accuracy": {key: accuracy(p, valid_labels) for key, p in per_member.items()}, "seconds": seconds}
 
 # %% ../nbs/05_unfreeze.ipynb #c036
 EXPORT_FORMAT = "transfer_course.export/1"
@@ -358,7 +400,7 @@ def record_from_dict(values: dict) -> ModelRecord:
     return ModelRecord(**{key: frozen(value) for key, value in values.items() if key in known})
 
 def export(
-    model: TransferModel | ScaleEnsemble, # A trained model
+    model: TransferModel | ProbeEnsemble, # A trained model
     path: Path | str, # File to write (conventionally *.pt)
     class_names: Sequence[str] | None = None, # Class names; default: `model.class_names`
     metadata: dict | None = None, # Extra JSON-able information (e.g. validation accuracy)
@@ -381,7 +423,7 @@ def export(
 def load_exported(
     path: Path | str, # A file written by `export`
     device: str | torch.device | None = None, # Where to put the model; default: `choose_device()`
-) -> TransferModel | ScaleEnsemble:
+) -> TransferModel | ProbeEnsemble:
     "The exported model in eval mode, with `.record`, `.class_names` and `.metadata`."
     try: payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error: raise ValueError(f"{path} is not a model exported by transfer_course ({type(error).__name__}: {error}).") from error
@@ -390,10 +432,9 @@ def load_exported(
     record, class_names = record_from_dict(payload["record"]), payload["class_names"]
     head = dict(payload["head"]); kind = head.pop("kind")
     base_record = get_record(record.name) if record.name in MODELS else record
-    if kind == "scale_ensemble":
-        body = create_transfer_model(base_record, class_names, head="linear", size=record.input_size, pretrained=False, device="cpu").body
-        heads = {size: linear_head(record.n_features, len(class_names)) for size in head["sizes"]}
-        model = ScaleEnsemble(body, heads, record, class_names)
+    if kind == "probe_ensemble":
+        model = create_probe_ensemble(head["members"], class_names, pretrained=False, device="cpu")
+        if model.record != record: raise ValueError(f"{path}: the ensemble's preprocessing record does not match its members.")
     else:
         model = create_transfer_model(base_record, class_names, head=kind, size=record.input_size, pretrained=False, device="cpu", **head)
         model.record = record
@@ -418,33 +459,34 @@ def train_from_folders(
     arch: str = "efficientnet_lite0", # A name in `pretrained.MODELS`
     valid_dir: Path | str | None = None, # Validation class folders
     valid_pct: float | None = None, # Held-out fraction when there is no validation folder
-    recipe: str = "ensemble", # "ensemble": logistic regressions on frozen features at several sizes; "fine-tune": fastai's recipe
-    sizes: Sequence[int] | None = None, # Ensemble: input sizes; default: `ensemble_sizes(size)`
+    recipe: str = "ensemble", # "ensemble": logistic regressions on frozen features of several bodies; "fine-tune": fastai's recipe
+    members: Sequence[str] | None = None, # Ensemble: "arch@size" members; default: `default_members(arch, size)`
     c: float = 1.0, # Ensemble: inverse regularisation of each logistic regression
     freeze_epochs: int = 20, # Fine-tune: frozen (cached) head epochs; early stopping with patience 5
     epochs: int = 2, # Fine-tune: unfrozen epochs
     lr: float = 2e-3, # Fine-tune: head learning rate (the body's are lower, see `fine_tune`)
-    size: int | None = None, # Base image size; default: the record's input size
+    size: int | None = None, # Image size of `arch`; default: its record's input size
     batch_size: int = 32, # Images per batch
     device: str | None = None, # Default: `choose_device()`
     seed: int | None = None, # Default: the `seed` setting
     progress: bool = True, # Progress bars on stderr
     flip_tta: bool = True, # Average predictions with the mirror image (the ensemble also trains on mirror images); metrics include it
-) -> tuple[TransferModel | ScaleEnsemble, dict]:
+) -> tuple[TransferModel | ProbeEnsemble, dict]:
     "Split, decode, train with `recipe`; return the model and a summary (classes, phases' seconds, validation metrics)."
     if recipe not in RECIPES: raise ValueError(f"Unknown recipe {recipe!r}: choose one of {', '.join(RECIPES)}.")
-    sizes = sorted(set(sizes or ensemble_sizes(size or get_record(arch).input_size))) if recipe == "ensemble" else None
-    if sizes and sizes[0] < 32: raise ValueError(f"Ensemble sizes must be at least 32 px (got {sizes[0]}).")
+    if recipe == "ensemble": [parse_member(text) for text in members or []]  # bad members fail before any photo is read
     seed = seed_everything(seed)
     timings, started = {}, time.perf_counter()
     split = split_image_folders(data_dir, valid_dir=valid_dir, valid_pct=valid_pct, seed=seed)
-    model = create_transfer_model(arch, split.classes, head="linear" if sizes else "fastai", size=sizes[-1] if sizes else size, device=device)
+    if recipe == "ensemble":
+        model = create_probe_ensemble(members or default_members(arch, size), split.classes, flip_tta=flip_tta, device=device)
+    else: model = create_transfer_model(arch, split.classes, size=size, device=device)
     data = _decode(split, model.record, batch_size, seed)
     timings["decode"] = time.perf_counter() - started
     if recipe == "ensemble":
-        model, final = fit_scale_ensemble(model, data, sizes, c=c, flip=flip_tta, progress=progress)
+        final = fit_probe_ensemble(model, data, c=c, progress=progress)
         timings.update(final["seconds"])
-        details = {"sizes": sizes, "size_accuracy": {str(s): a for s, a in final["size_accuracy"].items()}}
+        details = {"members": list(model.heads), "member_accuracy": final["member_accuracy"]}
     else:
         result = fine_tune(model, data, epochs=epochs, base_lr=lr, freeze_epochs=freeze_epochs, patience=5, progress=progress)
         timings.update(result.seconds)
@@ -464,8 +506,8 @@ def _resolve_recipe(args) -> str:
     recipe = args.recipe or ("fine-tune" if fine_tune_options else "ensemble")
     if recipe == "ensemble" and fine_tune_options:
         raise DataError(f"{', '.join(fine_tune_options)} only apply to --recipe fine-tune; drop them or add --recipe fine-tune.")
-    if recipe == "fine-tune" and (args.sizes or args.c is not None):
-        raise DataError("--sizes and --c only apply to --recipe ensemble (the default); drop them or the --recipe fine-tune options.")
+    if recipe == "fine-tune" and (args.members or args.c is not None):
+        raise DataError("--members and --c only apply to --recipe ensemble (the default); drop them or the --recipe fine-tune options.")
     return recipe
 
 def _run_train(args) -> int:
@@ -474,7 +516,7 @@ def _run_train(args) -> int:
     try:
         recipe = _resolve_recipe(args)
         model, summary = train_from_folders(args.data_dir, arch=args.arch, valid_dir=args.valid_dir, valid_pct=args.valid_pct,
-            recipe=recipe, sizes=args.sizes, c=given(args.c, 1.0), freeze_epochs=given(args.freeze_epochs, 20), epochs=given(args.epochs, 2),
+            recipe=recipe, members=args.members, c=given(args.c, 1.0), freeze_epochs=given(args.freeze_epochs, 20), epochs=given(args.epochs, 2),
             lr=given(args.lr, 2e-3), size=args.size, batch_size=args.batch_size, device=args.device, seed=args.seed,
             progress=not args.json and sys.stderr.isatty(), flip_tta=not args.no_tta)
     except (DataError, ValueError) as error: print(f"error: {error}", file=sys.stderr); return 2
@@ -483,7 +525,7 @@ def _run_train(args) -> int:
     else:
         print(f"{summary['n_train']} training / {summary['n_valid']} validation photos, classes: {', '.join(summary['classes'])}")
         print("time: " + ", ".join(f"{phase} {seconds:.1f} s" for phase, seconds in summary["phases_seconds"].items()))
-        how = f"sizes {summary['sizes']}" if recipe == "ensemble" else f"{summary['kept']} weights"
+        how = f"members {', '.join(summary['members'])}" if recipe == "ensemble" else f"{summary['kept']} weights"
         print(f"{recipe}: validation accuracy {summary['valid_accuracy']:.3f}, loss {summary['valid_loss']:.4f} ({how})")
         print(f"saved {summary['out']}; try: transfer-course predict --model {summary['out']} IMAGE")
     return 0
@@ -498,14 +540,15 @@ def add_cli_commands(subparsers) -> None:
     where.add_argument("--valid-dir", default=None, help="class folders for validation")
     where.add_argument("--valid-pct", type=float, default=None, help="hold out this fraction of each class (when there is no valid/ folder)")
     train.add_argument("--recipe", choices=RECIPES, default=None,
-                       help="ensemble (default): logistic regressions on frozen features at several sizes, averaged; "
+                       help="ensemble (default): logistic regressions on frozen features of two pretrained bodies, averaged; "
                             "fine-tune: head then unfrozen body (implied by --freeze-epochs, --epochs or --lr)")
-    train.add_argument("--sizes", type=int, nargs="+", default=None, help="ensemble: input sizes in px (default: --size and 9/7 of it)")
+    train.add_argument("--members", nargs="+", default=None, metavar="ARCH@SIZE",
+                       help="ensemble: its members (default: --arch at --size, and efficientnet_lite2 at a size scaled alike)")
     train.add_argument("--c", type=float, default=None, help="ensemble: inverse regularisation of the logistic regressions (default 1.0)")
     train.add_argument("--freeze-epochs", type=int, default=None, help="fine-tune: head epochs on cached features, early stopping (default 20)")
     train.add_argument("--epochs", type=int, default=None, help="fine-tune: epochs with the whole network unfrozen, 0: head only (default 2)")
     train.add_argument("--lr", type=float, default=None, help="fine-tune: head learning rate; body groups get lower rates (default 2e-3)")
-    train.add_argument("--size", type=int, default=None, help="base image size in pixels (default: the model's)")
+    train.add_argument("--size", type=int, default=None, help="image size of --arch in pixels (default: the model's)")
     train.add_argument("--batch-size", type=int, default=32)
     train.add_argument("--out", default="model.pt", help="file to export the model to")
     train.add_argument("--json", action="store_true", help="print one JSON document (classes, per-phase seconds, validation metrics)")
