@@ -1,4 +1,4 @@
-"""Find a learning rate, unfreeze the body, give early layers smaller learning rates than late ones, fine-tune with one-cycle like fastai's `fine_tune`, compare with fastai itself on the same model and photos, then export the model and train from the command line.
+"""Find a learning rate, unfreeze the body, give early layers smaller learning rates than late ones, fine-tune with one-cycle like fastai's `fine_tune`, compare with fastai itself on the same model and photos, measure all of it against the honest baseline (a linear probe) and beat it, then export the model and train from the command line.
 
 Docs: https://transfer-course.github.io/transfer_course/unfreeze.html.md"""
 
