@@ -235,6 +235,7 @@ def fit_linear_classifier(
 ) -> nn.Linear:
     "Multinomial logistic regression (scikit-learn's objective) as an `nn.Linear`, trained to convergence with L-BFGS."
     if len(features) != len(labels) or len(labels) == 0: raise ValueError(f"Need as many labels as feature rows (got {len(labels)} and {len(features)}), and at least one.")
+    if not c > 0: raise ValueError(f"c is an inverse regularisation strength and must be positive (got {c}); try 1.0, or 0.1 for a simpler classifier.")
     features, labels = features.float(), labels.long().to(features.device)
     linear = nn.Linear(features.shape[1], n_classes).to(features.device)
     nn.init.zeros_(linear.weight); nn.init.zeros_(linear.bias)
