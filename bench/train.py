@@ -55,19 +55,24 @@ def fastai_run(split, record, seed, workers, recipe):
     return seconds, float(accuracy)
 
 
-def linear_probe(model, data, scaled=True):
-    "LogisticRegression on average-pooled frozen features (the standard linear-probe baseline), standardised or raw."
+def probe_accuracy(x_train, y_train, x_valid, y_valid, scaled=True):
+    "Validation accuracy of LogisticRegression (C=1) on features, standardised (fitted on the training rows) or raw."
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
+    scale = StandardScaler().fit(x_train).transform if scaled else (lambda x: x)
+    probe = LogisticRegression(max_iter=3000, C=1.0).fit(scale(x_train), y_train)
+    return float((probe.predict(scale(x_valid)) == y_valid).mean())
+
+
+def linear_probe(model, data, scaled=True):
+    "LogisticRegression on average-pooled frozen features (the standard linear-probe baseline), standardised or raw."
     freeze(model)
     train = compute_features(model, data.train_loader(augment=False, shuffle=False))
     valid = compute_features(model, data.valid_loader())
     half = model.record.n_features  # concat pooling = [max, average]: keep the average half
     x_train, y_train = train.tensors[0][:, half:].numpy(), train.tensors[1].numpy()
     x_valid, y_valid = valid.tensors[0][:, half:].numpy(), valid.tensors[1].numpy()
-    scale = StandardScaler().fit(x_train).transform if scaled else (lambda x: x)
-    probe = LogisticRegression(max_iter=3000, C=1.0).fit(scale(x_train), y_train)
-    return float((probe.predict(scale(x_valid)) == y_valid).mean())
+    return probe_accuracy(x_train, y_train, x_valid, y_valid, scaled)
 
 
 def bench_dataset(name, size, seed, workers, parts="ABC", splits=0):
@@ -155,9 +160,7 @@ def bench_recipes(folder, split, model, data, size, seed, extra_splits=0):
 
 def resplit_comparison(split, size, seed, n_splits):
     "Probe ensemble vs probes on `n_splits` stratified re-splits of the same photos (features computed once per photo)."
-    from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedShuffleSplit
-    from sklearn.preprocessing import StandardScaler
     from transfer_course.finetune import create_probe_ensemble, default_members, fit_linear_classifier, member_features
     from transfer_course.train import ImageSplit
     everything = ImageSplit(split.classes, split.train + split.valid, split.valid[:1])
@@ -175,9 +178,7 @@ def resplit_comparison(split, size, seed, n_splits):
             probabilities = probabilities + head(plain[valid_idx]).softmax(1) + head(mirrored[valid_idx]).softmax(1)
         results["ensemble"].append(float((probabilities.argmax(1).numpy() == labels[valid_idx]).mean()))
         for scaled, key in ((True, "probe scaled"), (False, "probe raw")):
-            scale = StandardScaler().fit(probe_x[train_idx]).transform if scaled else (lambda x: x)
-            probe = LogisticRegression(max_iter=3000).fit(scale(probe_x[train_idx]), labels[train_idx])
-            results[key].append(float((probe.predict(scale(probe_x[valid_idx])) == labels[valid_idx]).mean()))
+            results[key].append(probe_accuracy(probe_x[train_idx], labels[train_idx], probe_x[valid_idx], labels[valid_idx], scaled))
     ours = np.array(results["ensemble"])
     print(f"{n_splits} re-splits of the same {len(labels)} photos: ensemble mean {ours.mean():.4f}", end="")
     for key in ("probe scaled", "probe raw"):

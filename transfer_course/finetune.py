@@ -475,7 +475,7 @@ def train_from_folders(
 ) -> tuple[TransferModel | ProbeEnsemble, dict]:
     "Split, decode, train with `recipe`; return the model and a summary (classes, phases' seconds, validation metrics)."
     if recipe not in RECIPES: raise ValueError(f"Unknown recipe {recipe!r}: choose one of {', '.join(RECIPES)}.")
-    if recipe == "ensemble": [parse_member(text) for text in members or []]  # bad members fail before any photo is read
+    for text in members or []: parse_member(text)  # a bad member fails before any photo is read
     seed = seed_everything(seed)
     timings, started = {}, time.perf_counter()
     split = split_image_folders(data_dir, valid_dir=valid_dir, valid_pct=valid_pct, seed=seed)
@@ -506,9 +506,9 @@ def _resolve_recipe(args) -> str:
     fine_tune_options = [flag for flag, value in (("--freeze-epochs", args.freeze_epochs), ("--epochs", args.epochs), ("--lr", args.lr)) if value is not None]
     recipe = args.recipe or ("fine-tune" if fine_tune_options else "ensemble")
     if recipe == "ensemble" and fine_tune_options:
-        raise DataError(f"{', '.join(fine_tune_options)} only apply to --recipe fine-tune; drop them or add --recipe fine-tune.")
+        raise ValueError(f"{', '.join(fine_tune_options)} only apply to --recipe fine-tune; drop them or add --recipe fine-tune.")
     if recipe == "fine-tune" and (args.members or args.c is not None):
-        raise DataError("--members and --c only apply to --recipe ensemble (the default); drop them or the --recipe fine-tune options.")
+        raise ValueError("--members and --c only apply to --recipe ensemble (the default); drop them or the --recipe fine-tune options.")
     return recipe
 
 def _run_train(args) -> int:
