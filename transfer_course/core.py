@@ -6,16 +6,16 @@ Docs: https://transfer-course.github.io/transfer_course/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #c002
 from __future__ import annotations
-import configparser, importlib, os, random
+import configparser, importlib, os, random, tempfile
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import torch
+if TYPE_CHECKING: import torch  # imported where it is used, so `transfer-course --help` stays fast
 
 # %% auto #0
 __all__ = ['SETTINGS_SCHEMA', 'DATASETS', 'SettingsError', 'Settings', 'find_settings_file', 'load_settings', 'choose_device',
-           'seed_everything', 'DatasetNotFoundError', 'find_dataset']
+           'seed_everything', 'DatasetNotFoundError', 'find_dataset', 'atomic_write']
 
 # %% ../nbs/00_core.ipynb #c005
 class SettingsError(ValueError):
@@ -109,9 +109,14 @@ def _resolve_path(text: str, base: Path) -> Path:
     path = Path(text).expanduser()
     return path if path.is_absolute() else (base/path).resolve()
 
+def _torch_hub_dir() -> Path:
+    "`torch.hub.get_dir()` without importing torch: $TORCH_HOME/hub, else $XDG_CACHE_HOME/torch/hub."
+    cache = os.environ.get("XDG_CACHE_HOME", str(Path("~/.cache").expanduser()))
+    return Path(os.environ.get("TORCH_HOME", str(Path(cache)/"torch"))).expanduser()/"hub"
+
 def _resolve_model_dir(text: str, base: Path) -> Path:
     "The weights cache: torch's hub cache for `torch`, else a path."
-    if text.strip().lower() == "torch": return Path(torch.hub.get_dir())/"checkpoints"
+    if text.strip().lower() == "torch": return _torch_hub_dir()/"checkpoints"
     return _resolve_path(text, base)
 
 # %% ../nbs/00_core.ipynb #c015
@@ -146,6 +151,7 @@ def choose_device(
     preference: str | None = None, # auto, cpu, mps, cuda or cuda:N; default: the `device` setting
 ) -> torch.device:
     "The device to compute on: CUDA, then MPS, then CPU unless `preference` names one."
+    import torch
     try: preference = _parse_device(preference) if preference is not None else load_settings().device
     except ValueError as error: raise SettingsError(f"Invalid device {preference!r}: {error}.") from error
     mps_available = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
@@ -164,6 +170,7 @@ def seed_everything(
     deterministic: bool | None = None, # Force deterministic algorithms; default: the `deterministic` setting
 ) -> int:
     "Seed Python, NumPy and PyTorch (CPU and every GPU); return the seed used."
+    import numpy as np, torch
     settings = load_settings() if seed is None or deterministic is None else None
     seed = settings.seed if seed is None else int(seed)
     deterministic = settings.deterministic if deterministic is None else deterministic
@@ -203,3 +210,20 @@ def find_dataset(
             f"    export TRANSFER_COURSE_DATA=/path/to/folder/holding/{name}   (or data_dir in {settings.source or 'settings.ini'})")
     if name not in DATASETS: hint = f"Known datasets: {known}.\n" + hint
     raise DatasetNotFoundError(f"Dataset {name!r} was not found in {data_dir} (looked for {folder}).\n{hint}")
+
+# %% ../nbs/00_core.ipynb #c035
+def atomic_write(
+    path: Path | str, # The file to (over)write
+    data: bytes, # Its complete new content
+) -> Path:
+    "Write `data` to `path` through a temporary file and a rename: `path` is afterwards complete or untouched."
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data); out.flush(); os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True); raise
+    return path
