@@ -11,7 +11,7 @@ export TRANSFER_COURSE_DATA ?= $(SHARED_DATA)
 # Tests never download anything.
 TEST_ENV := TRANSFER_COURSE_OFFLINE=1 TRANSFER_COURSE_QUICK=1 MPLBACKEND=Agg PYTHONHASHSEED=0
 
-.PHONY: install demo test test-fast sync-check export readme bench clean
+.PHONY: install demo test test-fast sync-check export readme bench gpu-check clean
 
 install: $(STAMP)
 
@@ -47,6 +47,11 @@ test: $(STAMP) sync-check
 
 bench: $(STAMP)
 	$(BIN)/python bench/predict.py
+
+# The lessons' compute paths (predict, cached head, a fine-tune epoch, Grad-CAM, BatchNorm lab) on the device
+# choose_device picks: seconds, images/s and accuracy per step. Full size on CUDA (goal: < 5 min), quick elsewhere.
+gpu-check: $(STAMP)
+	TRANSFER_COURSE_OFFLINE=1 MPLBACKEND=Agg $(BIN)/python tools/gpu_check.py
 
 clean:
 	rm -rf $(VENV) .sync-check build *.egg-info
