@@ -17,7 +17,9 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from transfer_course.grading import Limits, assign, grade, load_bundle  # noqa: E402
+from transfer_course.grading.assign import assign  # noqa: E402
+from transfer_course.grading.autograde import Limits, grade  # noqa: E402
+from transfer_course.grading.bundle import load_bundle  # noqa: E402
 
 VARIANTS = {
     "correct": {},
@@ -65,7 +67,7 @@ def main() -> None:
     release = args.release
     source = ROOT/"nbs"/"exercises"/"01_pretrained.ipynb"
     if args.tiny:
-        from transfer_course.grading import tiny_assignment_notebook
+        from transfer_course.testing.grading import tiny_assignment_notebook
         source = work/"tiny.ipynb"; nbformat.write(tiny_assignment_notebook(), source)
         SOLUTIONS.clear(); SOLUTIONS.update(double="def double(values):\n    return values * 2", cat_label="cat_label = 'tabby'")
         VARIANTS.clear(); VARIANTS.update(correct={}, wrong={"double": "def double(values):\n    return values + 1"}, untouched=None)

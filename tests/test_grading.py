@@ -6,8 +6,10 @@ import nbformat, psutil, pytest
 from nbclient import NotebookClient
 
 from transfer_course.exercises import HIDDEN_BEGIN
-from transfer_course.grading import (ExerciseOutcome, SubmissionResult, TestOutcome as Outcome, BundleError, assign, load_bundle, open_gradebook,
-                                     record_result, secret_lines, tiny_assignment_notebook)
+from transfer_course.grading.assign import secret_lines
+from transfer_course.grading.bundle import BundleError, load_bundle
+from transfer_course.grading.gradebook import ExerciseOutcome, SubmissionResult, TestOutcome as Outcome, open_gradebook, record_result
+from transfer_course.testing.grading import tiny_assignment_notebook
 
 CLI = Path(sys.executable).parent/"transfer-course"
 ENV = {**os.environ, "TRANSFER_COURSE_OFFLINE": "1"}

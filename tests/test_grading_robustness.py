@@ -2,14 +2,18 @@
 
 One grading run holds every case plus an honest student, so the cases also show that other students are unaffected.
 For every case we assert the exact score the real answers deserve and a clear note in the feedback."""
-import json, os, sqlite3, time
+import sqlite3, time
 from pathlib import Path
 
 import nbformat, psutil, pytest
 
 from transfer_course.sandbox import landlock_abi
-from transfer_course.grading import (Limits, assign, feedback_html, grade, load_bundle, open_gradebook, tiny_assignment_notebook,
-                                     BundleError)
+from transfer_course.grading.assign import assign
+from transfer_course.grading.autograde import Limits, grade
+from transfer_course.grading.bundle import BundleError, load_bundle
+from transfer_course.grading.export import feedback_html
+from transfer_course.grading.gradebook import open_gradebook
+from transfer_course.testing.grading import tiny_assignment_notebook
 
 LIMITS = Limits(timeout=45, cell_timeout=5, memory_mb=2048)
 CORRECT = {"double": "def double(values):\n    return values * 2", "label": "cat_label = 'tabby'"}

@@ -31,8 +31,17 @@ class CheckResult:
     @property
     def passed(self) -> bool: return self.status == "passed"
 
-def passed(message: str = "correct") -> CheckResult: return CheckResult("passed", message)
-def failed(message: str) -> CheckResult: return CheckResult("failed", message)
+def passed(
+    message: str = "correct", # What the student reads
+) -> CheckResult:
+    "A passing `CheckResult`."
+    return CheckResult("passed", message)
+
+def failed(
+    message: str, # Why the answer is wrong and what to try
+) -> CheckResult:
+    "A failing `CheckResult`."
+    return CheckResult("failed", message)
 
 # %% ../nbs/80_checks.ipynb #c009
 JUDGES: dict[str, Callable] = {}
@@ -42,13 +51,21 @@ class Check:
     "A registered judge with its expected values; call it on an answer (plain data) to get a `CheckResult`."
     name: str # Name of the judge in `JUDGES`
     params: dict = field(default_factory=dict) # Expected values and options for the judge
-    def __call__(self, answer) -> CheckResult:
-        if self.name not in JUDGES: return CheckResult("error", f"Unknown check {self.name!r}: the grader's course library is older than the assignment.")
+    def __call__(self,
+        answer: Any, # The student's answer, as plain data
+    ) -> CheckResult:
+        "Judge `answer`; an unknown judge or a judge that raises gives an \"error\" result, never an exception."
+        if self.name not in JUDGES:
+            return CheckResult("error", f"Unknown check {self.name!r}: the grader's course library is older than the assignment.")
         try: return JUDGES[self.name](answer, **self.params)
-        except Exception as error: return CheckResult("error", f"The check {self.name} could not judge this answer ({type(error).__name__}: {error}). Tell your instructor.")
+        except Exception as error:
+            return CheckResult("error", f"The check {self.name} could not judge this answer "
+                                        f"({type(error).__name__}: {error}). Tell your instructor.")
 
 # %% ../nbs/80_checks.ipynb #c010
-def check(judge: Callable) -> Callable:
+def check(
+    judge: Callable, # `judge(answer, **params) -> CheckResult`, its parameters documented
+) -> Callable:
     "Register `judge(answer, **params) -> CheckResult` and return a factory `(**params) -> Check`."
     signature = inspect.signature(judge)
     factory_signature = signature.replace(parameters=list(signature.parameters.values())[1:])
@@ -84,7 +101,9 @@ DEFAULT_TOLERANCES = { # dtype: (rtol, atol), as in torch.testing.assert_close
     torch.float32: (1.3e-6, 1e-5), torch.float64: (1e-7, 1e-7),
 }
 
-def tolerances(*dtypes: torch.dtype) -> tuple[float, float]:
+def tolerances(
+    *dtypes: torch.dtype, # The dtypes of the tensors compared
+) -> tuple[float, float]:
     "(rtol, atol) for comparing tensors of `dtypes`: the loosest of their defaults; exact for integers."
     pairs = [DEFAULT_TOLERANCES.get(dtype, (0.0, 0.0)) for dtype in dtypes]
     return max(rtol for rtol, _ in pairs), max(atol for _, atol in pairs)
@@ -130,8 +149,9 @@ def _diagnose_values(got: torch.Tensor, expected: torch.Tensor, close: Callable,
 
 # %% ../nbs/80_checks.ipynb #c023
 @check
-def tensor_close(answer,
-    expected, # The expected tensor
+def tensor_close(
+    answer: Any, # The student's tensor (a nested list of numbers is accepted)
+    expected: Any, # The expected tensor (or nested list of numbers)
     rtol:float|None=None, # Relative tolerance; default: from the dtypes (see `tolerances`)
     atol:float|None=None, # Absolute tolerance; default: from the dtypes
     mean_atol:float|None=None, # If given, pass when the *mean* absolute difference is at most this (e.g. for resampling differences)
@@ -178,8 +198,9 @@ def _first_difference(got, expected, path="answer") -> str | None:
 
 # %% ../nbs/80_checks.ipynb #c030
 @check
-def equals(answer,
-    expected, # The expected plain value (str, number, bool, None, list, dict)
+def equals(
+    answer: Any, # The student's plain value
+    expected: Any, # The expected plain value (str, number, bool, None, list, dict)
     advice:str="", # Added to the message when the answer is wrong
 ) -> CheckResult:
     "Does the plain value `answer` equal `expected` (floats within a tolerance)?"
@@ -189,7 +210,8 @@ def equals(answer,
 
 # %% ../nbs/80_checks.ipynb #c033
 @check
-def number_close(answer,
+def number_close(
+    answer: Any, # The student's number (or a one-element tensor)
     expected:float, # The expected number
     rtol:float=1e-4, # Relative tolerance
     atol:float=1e-8, # Absolute tolerance
@@ -203,7 +225,8 @@ def number_close(answer,
     return failed(f"{what.capitalize()} is {value:.6g}, which is off by {abs(value - expected):.3g}.")
 
 @check
-def choice(answer,
+def choice(
+    answer: Any, # The option the student chose, as a string
     expected:str, # The right option
     explanations:dict|None=None, # Option -> why that option is wrong
     options:list|None=None, # All valid options, to reject answers that are none of them
@@ -216,7 +239,9 @@ def choice(answer,
     return failed((explanations or {}).get(cleaned, f"{cleaned!r} is not right. Look again at the evidence."))
 
 # %% ../nbs/80_checks.ipynb #c036
-def trainable_summary(model: nn.Module) -> dict[str, bool]:
+def trainable_summary(
+    model: nn.Module, # Any PyTorch model
+) -> dict[str, bool]:
     "Parameter name -> `requires_grad`, for every parameter of `model`."
     return {name: bool(parameter.requires_grad) for name, parameter in model.named_parameters()}
 
@@ -226,7 +251,8 @@ def _under(name: str, prefixes) -> bool:
 
 # %% ../nbs/80_checks.ipynb #c038
 @check
-def trainable(answer,
+def trainable(
+    answer: Any, # `trainable_summary(model)` of the student's model
     trainable_prefixes:list, # Modules whose parameters must train, e.g. ["classifier"]; all others must be frozen
     body_name:str="the body", # How to call the frozen part in messages
 ) -> CheckResult:
@@ -248,7 +274,9 @@ def trainable(answer,
 # %% ../nbs/80_checks.ipynb #c041
 BATCHNORM_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
 
-def batchnorm_summary(model: nn.Module) -> dict[str, dict]:
+def batchnorm_summary(
+    model: nn.Module, # Any PyTorch model
+) -> dict[str, dict]:
     "BatchNorm layer name -> its `training` flag and running statistics (as tensors)."
     summary = {}
     for name, module in model.named_modules():
@@ -264,7 +292,8 @@ def _is_batchnorm_summary(answer) -> bool:
     return isinstance(answer, dict) and all(isinstance(v, dict) and "training" in v for v in answer.values())
 
 @check
-def batchnorm_mode(answer,
+def batchnorm_mode(
+    answer: Any, # `batchnorm_summary(model)` of the student's model
     training:bool, # The mode every BatchNorm layer under `prefixes` should be in
     prefixes:list|None=None, # Only judge layers under these modules (default: all)
 ) -> CheckResult:
@@ -280,7 +309,8 @@ def batchnorm_mode(answer,
 
 # %% ../nbs/80_checks.ipynb #c045
 @check
-def running_stats(answer,
+def running_stats(
+    answer: Any, # {'before': batchnorm_summary(model), 'after': batchnorm_summary(model)} around the student's step
     should_move:bool, # Should the running statistics change between "before" and "after"?
     atol:float=1e-7, # Changes at most this large count as unchanged
 ) -> CheckResult:
@@ -299,7 +329,9 @@ def running_stats(answer,
     return passed("The running statistics did not move.")
 
 # %% ../nbs/80_checks.ipynb #c048
-def channel_stats(batch: torch.Tensor) -> dict:
+def channel_stats(
+    batch: torch.Tensor, # Images (N, C, H, W) or one image (C, H, W)
+) -> dict:
     "Per-channel mean and std, overall min and max, shape and dtype of an image batch (N,C,H,W) or image (C,H,W)."
     values = batch.detach().to("cpu", torch.float64)
     dims = [d for d in range(values.ndim) if d != values.ndim - 3]
@@ -310,7 +342,8 @@ def channel_stats(batch: torch.Tensor) -> dict:
 def _rounded(values) -> tuple: return tuple(round(v, 2) for v in values)
 
 @check
-def normalised(answer,
+def normalised(
+    answer: Any, # `channel_stats(batch)` of the student's batch
     expected:dict, # `channel_stats` of the correctly normalised batch
     mean:tuple, # The model's normalisation mean (from its record)
     std:tuple, # The model's normalisation std
@@ -333,7 +366,10 @@ def normalised(answer,
     return failed(f"Your batch mean is ≈{_rounded(got_mean)} and std ≈{_rounded(got_std)} per channel; a correctly normalised batch has mean ≈{_rounded(want_mean)} and std ≈{_rounded(want_std)}. {expects}")
 
 # %% ../nbs/80_checks.ipynb #c053
-def param_groups_summary(optimizer: torch.optim.Optimizer, model: nn.Module | None = None) -> list[dict]:
+def param_groups_summary(
+    optimizer: torch.optim.Optimizer, # The optimiser to describe
+    model: nn.Module | None = None, # Its model, to name the parameters (default: names are "?")
+) -> list[dict]:
     "For each parameter group: its learning rate, number of tensors, and parameter names (when `model` is given)."
     names = {id(p): name for name, p in model.named_parameters()} if model is not None else {}
     return [{"lr": float(group["lr"]), "n_params": len(group["params"]),
@@ -341,7 +377,8 @@ def param_groups_summary(optimizer: torch.optim.Optimizer, model: nn.Module | No
 
 # %% ../nbs/80_checks.ipynb #c054
 @check
-def param_groups(answer,
+def param_groups(
+    answer: Any, # `param_groups_summary(optimizer, model)` of the student's optimiser
     lrs:list, # Expected learning rate of each group, in order
     prefixes:list|None=None, # For each group, the module prefixes its parameters must come from
     rtol:float=1e-6, # Relative tolerance on learning rates
@@ -360,7 +397,8 @@ def param_groups(answer,
 
 # %% ../nbs/80_checks.ipynb #c057
 @check
-def no_leakage(answer,
+def no_leakage(
+    answer: Any, # {'train': [ids], 'valid': [ids]}: the items of each split
     min_valid:int=1, # The validation set must hold at least this many items
 ) -> CheckResult:
     "Are `answer['train']` and `answer['valid']` (lists of item ids, e.g. file names or hashes) disjoint and non-empty?"
@@ -373,7 +411,8 @@ def no_leakage(answer,
 
 # %% ../nbs/80_checks.ipynb #c060
 @check
-def loss_decreases(answer,
+def loss_decreases(
+    answer: Any, # The losses recorded during training, in order (list or tensor)
     min_drop:float=0.1, # The mean of the last `window` losses must be at least this fraction below the first `window`
     window:int=3, # How many losses to average at each end (losses are noisy)
 ) -> CheckResult:
@@ -390,7 +429,8 @@ def loss_decreases(answer,
     return failed(f"The loss only fell from ≈{start:.3g} to ≈{end:.3g} (less than {min_drop:.0%}): is anything training? Check which parameters the optimiser holds.")
 
 @check
-def accuracy_above(answer,
+def accuracy_above(
+    answer: Any, # The student's accuracy, between 0 and 1
     baseline:float, # The accuracy to beat, e.g. of always guessing the most common class
     what:str="accuracy", # How to name the value in messages
 ) -> CheckResult:
