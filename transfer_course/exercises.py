@@ -6,14 +6,15 @@ Docs: https://transfer-course.github.io/transfer_course/exercises.html.md"""
 
 # %% ../nbs/81_exercises.ipynb #c002
 from __future__ import annotations
-import base64, io, json, math, re, sys
+import base64, io, json, re, sys
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
+from fastcore.basics import patch
 
-from .checks import Check, CheckResult, JUDGES
+from .checks import Check, CheckResult
 
 # %% auto #0
 __all__ = ['PROBE_STATUSES', 'EXERCISES', 'HIDDEN_DECLARED', 'CHECK_CALLS', 'SOLUTION_BEGIN', 'SOLUTION_END', 'SOLUTION_LINE',
@@ -23,7 +24,10 @@ __all__ = ['PROBE_STATUSES', 'EXERCISES', 'HIDDEN_DECLARED', 'CHECK_CALLS', 'SOL
            'strip_hidden', 'is_instructor_only', 'declare_hidden_tests', 'hidden_summary', 'bundle_payload']
 
 # %% ../nbs/81_exercises.ipynb #c005
-def encode_answer(value, budget: list | None = None):
+def encode_answer(
+    value: object, # Plain data: None, bool, int, float, str, list, tuple, dict with str keys, tensor or array
+    budget: list | None = None, # [bytes left] shared by the recursion (default: 64 MB for the whole answer)
+) -> object:
     "`value` as JSON-ready plain data; tensors and arrays as base64 `.npy` (no pickle). Raises TypeError for anything else."
     import base64, io, sys
     budget = [64 * 2**20] if budget is None else budget  # bytes left for this answer
@@ -63,7 +67,10 @@ class UnreadableAnswer(ValueError):
 
 _TORCH_DTYPES = {name: getattr(torch, name) for name in ("float16", "bfloat16", "float32", "float64", "uint8", "int8", "int16", "int32", "int64", "bool", "complex64", "complex128")}
 
-def decode_answer(data, depth: int = 0):
+def decode_answer(
+    data: object, # JSON data in the format `encode_answer` writes
+    depth: int = 0, # Nesting depth so far (more than 100 is refused)
+) -> object:
     "Plain data from `encode_answer`'s output: lists, dicts, numbers, strings, `...`, and tensors."
     if depth > 100: raise UnreadableAnswer("nested too deeply")
     if data is None or type(data) in (bool, int, float, str): return data
@@ -80,7 +87,11 @@ def decode_answer(data, depth: int = 0):
     return {key: decode_answer(value, depth + 1) for key, value in data.items()}
 
 # %% ../nbs/81_exercises.ipynb #c012
-def probe_json(namespace: dict, setup: str, expression: str) -> str:
+def probe_json(
+    namespace: dict, # Where the answer lives (a copy is used: the probe cannot change it)
+    setup: str, # Statements run first (imports, inputs)
+    expression: str, # The expression whose value is the answer
+) -> str:
     "Evaluate `expression` (after `setup`) in a copy of `namespace`; return the outcome as JSON text."
     import json, traceback
     scope = dict(namespace)
@@ -108,7 +119,10 @@ class ProbeOutcome:
     value: Any = None # The decoded answer (plain data) when status is "ok"
     detail: str = "" # The error, the missing name, or why the answer could not be read
 
-def read_probe(text: str, max_chars: int = 100 * 2**20) -> ProbeOutcome:
+def read_probe(
+    text: str, # JSON text from `probe_json` (anything else becomes "unreadable")
+    max_chars: int = 100 * 2**20, # Longer texts are refused unread
+) -> ProbeOutcome:
     "Decode the JSON text from `probe_json`, trusting nothing."
     try:
         if not isinstance(text, str) or len(text) > max_chars: raise UnreadableAnswer("missing or too large")
@@ -130,14 +144,23 @@ class Test:
     hidden: bool = False # Run only at grading; removed from the student notebook
     description: str = "" # Shown to students (for hidden tests, instead of the expression)
     def to_json(self) -> dict:
+        "This test as JSON-ready data for the grader bundle (expected values encoded by `encode_answer`)."
         return {"expression": self.expression, "setup": self.setup, "weight": self.weight, "hidden": self.hidden,
                 "description": self.description, "check": self.check.name, "params": encode_answer(self.check.params)}
     @classmethod
-    def from_json(cls, data: dict) -> Test:
-        return cls(data["expression"], Check(data["check"], decode_answer(data["params"])), data["setup"], float(data["weight"]), bool(data["hidden"]), data["description"])
+    def from_json(cls,
+        data: dict, # A test as `to_json` wrote it
+    ) -> Test:
+        "The `Test` that `to_json` wrote."
+        check = Check(data["check"], decode_answer(data["params"]))
+        return cls(data["expression"], check, data["setup"], float(data["weight"]), bool(data["hidden"]), data["description"])
 
 # %% ../nbs/81_exercises.ipynb #c021
-def judge(test: Test, outcome: ProbeOutcome, answer_names: tuple = ()) -> CheckResult:
+def judge(
+    test: Test, # The test whose check judges the answer
+    outcome: ProbeOutcome, # What the probe found
+    answer_names: tuple = (), # The names the student defines, for messages
+) -> CheckResult:
     "The verdict of `test` on a probe `outcome`; never raises."
     names = ", ".join(f"`{n}`" for n in answer_names) or "your answer"
     if outcome.status == "ok": return test.check(outcome.value)
@@ -159,12 +182,18 @@ SOLUTION_BEGIN, SOLUTION_END, SOLUTION_LINE = "### BEGIN SOLUTION", "### END SOL
 HIDDEN_BEGIN, HIDDEN_END, INSTRUCTOR_ONLY = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS", "### INSTRUCTOR ONLY"
 
 # %% ../nbs/81_exercises.ipynb #c025
-def score(points: float, tests: list[Test], results: list[CheckResult]) -> float:
+def score(
+    points: float, # The exercise's points
+    tests: list[Test], # Its tests (their weights share the points)
+    results: list[CheckResult], # One result per test
+) -> float:
     "Points earned: `points` times the passed share of test weights."
     total = sum(t.weight for t in tests)
     return 0.0 if total == 0 else points * sum(t.weight for t, r in zip(tests, results) if r.passed) / total
 
-def exercise_status(results: list[CheckResult]) -> str:
+def exercise_status(
+    results: list[CheckResult], # One result per test of the exercise
+) -> str:
     "passed, partial, failed or not_attempted, from the results of an exercise's tests."
     if results and all(r.status == "not_attempted" for r in results): return "not_attempted"
     if results and all(r.passed for r in results): return "passed"
@@ -186,7 +215,7 @@ class ExerciseReport:
         text = [f"Exercise {self.name} ({self.points:g} points): {header}."]
         text += [f"  {icon} {label}: {message}" for icon, label, message in self.lines]
         if self.hidden_pending.get("count"): text.append(f"  {self.hidden_pending['count']} hidden check(s) will run when your work is graded; they are not run here.")
-        if self.status in ("failed", "partial"): text.append(f"  Stuck? Call `.hint()` on this exercise for a hint.")
+        if self.status in ("failed", "partial"): text.append("  Stuck? Call `.hint()` on this exercise for a hint.")
         return "\n".join(text)
     def _repr_markdown_(self) -> str:
         lines = str(self).splitlines()
@@ -217,7 +246,14 @@ class Exercise:
     def __post_init__(self):
         self.answer = (self.answer,) if isinstance(self.answer, str) else tuple(self.answer)
         EXERCISES[self.name] = self
-    def add_test(self, expression:str, check:Check, setup:str="", weight:float=1.0, hidden:bool=False, description:str="") -> Test:
+    def add_test(self,
+        expression: str, # Python expression whose value is judged, e.g. "top_k_labels(logits, labels, k=2)"
+        check: Check, # A check from `transfer_course.checks`, e.g. `checks.equals([...])`
+        setup: str = "", # Statements run first, in a copy of the namespace (imports, inputs)
+        weight: float = 1.0, # Share of the exercise's points
+        hidden: bool = False, # Run only at grading; removed from the student notebook
+        description: str = "", # Shown to students (for hidden tests, instead of the expression)
+    ) -> Test:
         "Add a `Test` to this exercise and return it."
         test = Test(expression, check, setup, weight, hidden, description)
         self.tests.append(test)
@@ -233,7 +269,10 @@ def _probe_here(test: Test, namespace: dict) -> ProbeOutcome:
 def _label(test: Test, index: int) -> str:
     return f"hidden check {index}" + (f" ({test.description})" if test.description else "") if test.hidden else (test.description or f"`{test.expression}`")
 
-def _check(self: Exercise, namespace: dict | None = None) -> ExerciseReport:
+@patch
+def check(self: Exercise,
+    namespace: dict | None = None, # Where the answer lives (default: the caller's globals, i.e. the notebook)
+) -> ExerciseReport:
     "Run this exercise's tests on the answer in `namespace` (default: the caller's globals) and report. Never raises."
     namespace = sys._getframe(1).f_globals if namespace is None else namespace
     CHECK_CALLS.append(self.name)
@@ -244,25 +283,28 @@ def _check(self: Exercise, namespace: dict | None = None) -> ExerciseReport:
         return ExerciseReport(self.name, self.points, lines, pending, exercise_status(results))
     except Exception as error:
         return ExerciseReport(self.name, self.points, [("⚠️", "check", f"The check itself failed ({type(error).__name__}: {error}); tell your instructor.")], {}, "failed")
-Exercise.check = _check
 
 # %% ../nbs/81_exercises.ipynb #c034
-def _hint(self: Exercise) -> str:
+@patch
+def hint(self: Exercise) -> str:
     "The next hint on the ladder (repeats the last one when all are shown)."
     if not self.hints: return f"No hints for {self.name}: re-read the prompt and the messages from `check()`."
     self.hints_shown = min(self.hints_shown + 1, len(self.hints))
     return f"Hint {self.hints_shown} of {len(self.hints)}: {self.hints[self.hints_shown - 1]}"
 
-def _solution(self: Exercise) -> str:
+@patch
+def solution(self: Exercise) -> str:
     "The solution, in the instructor's notebook (or once released); otherwise says when it comes."
     source = _solution_cell(self.answer)
     if source is None: return f"The solution of {self.name} is not in this notebook: your instructor releases it after the deadline."
     lines = [l for l in source.splitlines() if l.strip() not in (SOLUTION_BEGIN, SOLUTION_END)]
     return "\n".join(l.replace(SOLUTION_LINE, "").rstrip() for l in lines)
-Exercise.hint, Exercise.solution = _hint, _solution
 
 # %% ../nbs/81_exercises.ipynb #c043
-def all_checks_pass(namespace: dict | None = None, names: list | None = None) -> dict:
+def all_checks_pass(
+    namespace: dict | None = None, # Where the answers live (default: the caller's globals)
+    names: list | None = None, # Exercises to run (default: every registered one)
+) -> dict:
     "{exercise: [messages of failing tests]} for exercises (default: all registered) whose tests do not all pass in `namespace`."
     namespace = sys._getframe(1).f_globals if namespace is None else namespace
     failures = {}
@@ -279,7 +321,9 @@ class AuthoringError(ValueError):
 
 PLACEHOLDER = 'raise NotImplementedError("Write your solution here, then run the check below.")'
 
-def strip_solutions(source: str) -> str:
+def strip_solutions(
+    source: str, # A code cell of an instructor notebook
+) -> str:
     "`source` with solution regions replaced by placeholders."
     out, inside = [], None
     for line in source.splitlines():
@@ -301,7 +345,9 @@ def strip_solutions(source: str) -> str:
     return "\n".join(out)
 
 # %% ../nbs/81_exercises.ipynb #c048
-def hidden_regions(source: str) -> int:
+def hidden_regions(
+    source: str, # A code cell of an instructor notebook
+) -> int:
     "How many hidden-test regions `source` has (checking the markers are balanced)."
     depth, count = 0, 0
     for line in source.splitlines():
@@ -311,7 +357,10 @@ def hidden_regions(source: str) -> int:
     if depth: raise AuthoringError(f"{HIDDEN_BEGIN} without {HIDDEN_END}.")
     return count
 
-def strip_hidden(source: str, replacement: str = "") -> str:
+def strip_hidden(
+    source: str, # A code cell of an instructor notebook
+    replacement: str = "", # Code put in place of the first hidden-test region
+) -> str:
     "`source` without hidden-test regions; the first region is replaced by `replacement` (at its indentation)."
     out, inside, replaced = [], False, False
     hidden_regions(source)
@@ -326,12 +375,18 @@ def strip_hidden(source: str, replacement: str = "") -> str:
         elif not inside: out.append(line)
     return "\n".join(out)
 
-def is_instructor_only(source: str) -> bool:
+def is_instructor_only(
+    source: str, # A code cell
+) -> bool:
     "Is this cell dropped from student notebooks?"
     return source.lstrip().startswith(INSTRUCTOR_ONLY)
 
 # %% ../nbs/81_exercises.ipynb #c051
-def declare_hidden_tests(name: str, count: int, weight: float) -> None:
+def declare_hidden_tests(
+    name: str, # The exercise
+    count: int, # How many hidden tests it has
+    weight: float, # Their total weight
+) -> None:
     "Record that exercise `name` has `count` hidden tests (total `weight`) that run only at grading."
     HIDDEN_DECLARED[name] = {"count": int(count), "weight": float(weight)}
 
@@ -339,7 +394,9 @@ def hidden_summary() -> dict:
     "{exercise: [number of hidden tests, their total weight]} for every registered exercise."
     return {name: [sum(t.hidden for t in ex.tests), sum(t.weight for t in ex.tests if t.hidden)] for name, ex in EXERCISES.items()}
 
-def bundle_payload(names: list | None = None) -> dict:
+def bundle_payload(
+    names: list | None = None, # Exercises to include (default: every registered one)
+) -> dict:
     "Every registered exercise (or those in `names`) with all its tests, as JSON-ready data for the grader bundle."
     return {"exercises": [{"name": ex.name, "points": ex.points, "answer": list(ex.answer), "prompt": ex.prompt,
                            "tests": [t.to_json() for t in ex.tests]} for name, ex in EXERCISES.items() if names is None or name in names]}
