@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
+from fastcore.basics import patch
 from jupyter_client import BlockingKernelClient
 from jupyter_client.connect import write_connection_file
 
@@ -20,7 +21,10 @@ __all__ = ['apply_resource_limits', 'landlock_abi', 'restrict_filesystem', 'drop
            'become_subreaper', 'reap_orphans', 'KernelPool']
 
 # %% ../nbs/82_sandbox.ipynb #c005
-def apply_resource_limits(memory_mb: int, max_file_mb: int = 512) -> None:
+def apply_resource_limits(
+    memory_mb: int, # Private-memory (data segment) limit in MB
+    max_file_mb: int = 512, # Largest file the process may write, in MB
+) -> None:
     "Limit this process (and its future children) to `memory_mb` of private memory and files of `max_file_mb`."
     import resource
     memory = int(memory_mb) * 2**20
@@ -123,7 +127,7 @@ def _preload(modules: str) -> None:
     "Import the comma-separated `modules`, the course library and the kernel machinery."
     import importlib
     for module in filter(None, modules.split(",")): importlib.import_module(module)
-    import transfer_course, ipykernel.kernelapp  # imported while the whole filesystem is still readable
+    import transfer_course, ipykernel.kernelapp  # noqa: F401 -- imported while the whole filesystem is still readable
 
 # %% ../nbs/82_sandbox.ipynb #c018
 def _zygote_child(request: dict) -> None:
@@ -140,7 +144,9 @@ def _zygote_child(request: dict) -> None:
     apply_resource_limits(request["memory_mb"])
     _become_kernel(request["connection_file"], request["read"], request["write"], request["landlock"])
 
-def zygote_main(preload: str) -> None:
+def zygote_main(
+    preload: str, # Comma-separated modules to import once, before forking
+) -> None:
     "Fork server: preload once, then for each JSON request on stdin fork a kernel and answer its pid on stdout."
     _libc().prctl(1, signal.SIGKILL, 0, 0, 0)
     _preload(preload)
@@ -155,7 +161,9 @@ def zygote_main(preload: str) -> None:
         sys.stdout.buffer.write(json.dumps({"pid": pid}).encode() + b"\n"); sys.stdout.buffer.flush()
 
 # %% ../nbs/82_sandbox.ipynb #c019
-def kernel_main(argv: list | None = None) -> None:
+def kernel_main(
+    argv: list | None = None, # Command-line arguments (default: `sys.argv[1:]`)
+) -> None:
     "Entry point: `python -m transfer_course.sandbox --connection-file F ...` (one kernel) or `--zygote` (a fork server)."
     import argparse
     parser = argparse.ArgumentParser(prog="python -m transfer_course.sandbox")
@@ -202,7 +210,10 @@ def _system_read_paths() -> list[str]:
     return sorted(os.path.realpath(p) for p in paths if os.path.exists(p))
 
 # %% ../nbs/82_sandbox.ipynb #c022
-def scrubbed_environment(sandbox_dir: Path, tag: str) -> dict:
+def scrubbed_environment(
+    sandbox_dir: Path, # The kernel's private folder (home/, tmp/, settings.ini)
+    tag: str, # Marks every process of this kernel (`TRANSFER_COURSE_SANDBOX`), to find them all later
+) -> dict:
     "The whole environment of a grading kernel: nothing inherited but the essentials."
     return {"PATH": os.pathsep.join([os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin", "/bin"]),
             "HOME": str(sandbox_dir/"home"), "TMPDIR": str(sandbox_dir/"tmp"), "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
@@ -234,14 +245,18 @@ def _free_ports(count: int) -> list[int]:
 # %% ../nbs/82_sandbox.ipynb #c027
 class Zygote:
     "The grader's handle on a fork server (see `zygote_main`); thread-safe."
-    def __init__(self, config: SandboxConfig):
+    def __init__(self,
+        config: SandboxConfig, # Its `preload` is imported once by the fork server
+    ):
         self.dir = Path(tempfile.mkdtemp(prefix="tc-zygote-"))
         for sub in ("home", "tmp"): (self.dir/sub).mkdir()
         self.lock = threading.Lock()
-        self.process = subprocess.Popen([sys.executable, "-m", "transfer_course.sandbox", "--zygote", "--preload", ",".join(config.preload)],
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=self.dir,
-                                        env=scrubbed_environment(self.dir, "zygote"), start_new_session=True)
-    def spawn(self, request: dict) -> int:
+        command = [sys.executable, "-m", "transfer_course.sandbox", "--zygote", "--preload", ",".join(config.preload)]
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                        cwd=self.dir, env=scrubbed_environment(self.dir, "zygote"), start_new_session=True)
+    def spawn(self,
+        request: dict, # connection_file, cwd, env, memory_mb, read, write, landlock, log (see `_zygote_child`)
+    ) -> int:
         "Fork a kernel for `request`; return its pid."
         with self.lock:
             self.process.stdin.write(json.dumps(request).encode() + b"\n"); self.process.stdin.flush()
@@ -249,6 +264,7 @@ class Zygote:
         if not line: raise RuntimeError("The kernel fork server has stopped.")
         return json.loads(line)["pid"]
     def close(self) -> None:
+        "Kill the fork server and remove its folder."
         try: os.killpg(self.process.pid, signal.SIGKILL)
         except OSError: pass
         self.process.wait(5)
@@ -257,7 +273,12 @@ class Zygote:
 # %% ../nbs/82_sandbox.ipynb #c028
 class SandboxKernel:
     "One sandboxed kernel process, used for one submission only."
-    def __init__(self, config: SandboxConfig, base_dir: Path | None = None, workdir: Path | None = None, zygote: Zygote | None = None):
+    def __init__(self,
+        config: SandboxConfig, # How to start it
+        base_dir: Path | None = None, # Where its private folder is made (default: the temporary folder)
+        workdir: Path | None = None, # Working directory (default: an empty work/ in its private folder)
+        zygote: Zygote | None = None, # Fork it from this fork server (default: start a new process)
+    ):
         self.config, self.tag, self.workdir, self.zygote = config, secrets.token_hex(8), workdir, zygote
         self.dir = Path(tempfile.mkdtemp(prefix="tc-sandbox-", dir=base_dir))
         for sub in ("work", "home", "tmp"): (self.dir/sub).mkdir()
@@ -266,14 +287,41 @@ class SandboxKernel:
         self.memory_peak_mb = 0.0
 
     def _write_settings(self) -> None:
+        "Write the course settings the kernel reads (`TRANSFER_COURSE_SETTINGS`)."
         lines = []
         for section, values in (self.config.settings or kernel_settings()).items():
             lines += [f"[{section}]", *(f"{k} = {v}" for k, v in values.items()), ""]
         if not any("[transfer_course]" == l for l in lines): lines = ["[transfer_course]", ""] + lines
         (self.dir/"settings.ini").write_text("\n".join(lines))
 
+# %% ../nbs/82_sandbox.ipynb #c031
+@patch
+def _tree(self: SandboxKernel) -> list:
+    "The kernel process and all its live descendants."
+    try: processes = [self.process, *self.process.children(recursive=True)]
+    except psutil.Error: return []
+    self.known_pids.update(p.pid for p in processes)
+    return processes
+
+@patch
+def memory_mb(self: SandboxKernel) -> float:
+    "Resident memory of the kernel's whole process tree, in MB (and keeps the peak in `memory_peak_mb`)."
+    total = 0
+    for process in self._tree():
+        try: total += process.memory_info().rss
+        except psutil.Error: pass
+    self.memory_peak_mb = max(self.memory_peak_mb, total / 2**20)
+    return total / 2**20
+
+@patch
+def alive(self: SandboxKernel) -> bool:
+    "Is the kernel process running (not a zombie)?"
+    try: return self.process is not None and self.process.is_running() and self.process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error: return False
+
 # %% ../nbs/82_sandbox.ipynb #c029
-def _start(self: SandboxKernel) -> SandboxKernel:
+@patch
+def start(self: SandboxKernel) -> SandboxKernel:
     "Launch the kernel process and wait until it answers (preloads included)."
     self._write_settings()
     ports = _free_ports(5)
@@ -306,31 +354,15 @@ def _start(self: SandboxKernel) -> SandboxKernel:
         raise RuntimeError(f"Grading kernel did not start: {error}. Its log ends with: {log}") from error
     self.info = json.loads((self.dir/"sandbox.json").read_text())
     return self
-SandboxKernel.start = _start
-
-# %% ../nbs/82_sandbox.ipynb #c031
-def _tree(self: SandboxKernel) -> list:
-    "The kernel process and all its live descendants."
-    try: processes = [self.process, *self.process.children(recursive=True)]
-    except psutil.Error: return []
-    self.known_pids.update(p.pid for p in processes)
-    return processes
-
-def _memory_mb(self: SandboxKernel) -> float:
-    total = 0
-    for process in self._tree():
-        try: total += process.memory_info().rss
-        except psutil.Error: pass
-    self.memory_peak_mb = max(self.memory_peak_mb, total / 2**20)
-    return total / 2**20
-
-def _alive(self: SandboxKernel) -> bool:
-    try: return self.process is not None and self.process.is_running() and self.process.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error: return False
-SandboxKernel._tree, SandboxKernel.memory_mb, SandboxKernel.alive = _tree, _memory_mb, _alive
 
 # %% ../nbs/82_sandbox.ipynb #c032
-def _execute(self: SandboxKernel, code: str, timeout: float, user_expressions: dict | None = None, silent: bool = False) -> Execution:
+@patch
+def execute(self: SandboxKernel,
+    code: str, # The code to run
+    timeout: float, # Seconds before it is interrupted (3 s more, and it counts as stuck)
+    user_expressions: dict | None = None, # {name: expression} evaluated after the code, returned as plain text
+    silent: bool = False, # Run without history or outputs (for probes)
+) -> Execution:
     "Run `code`; wait at most `timeout` seconds (then interrupt); never raises."
     start, output_bytes, error, reply_status = time.monotonic(), 0, "", None
     if not self.alive(): return Execution("died", "the kernel was not running")
@@ -370,7 +402,6 @@ def _execute(self: SandboxKernel, code: str, timeout: float, user_expressions: d
     if interrupted_at is not None: return Execution("timeout", f"did not finish within {timeout:.0f} s and was interrupted", expressions, seconds, output_bytes)
     if reply_status == "error" or error: return Execution("error", error or "error", expressions, seconds, output_bytes)
     return Execution("ok", "", expressions, seconds, output_bytes)
-SandboxKernel.execute = _execute
 
 # %% ../nbs/82_sandbox.ipynb #c034
 def _tagged_processes(tag: str) -> list:
@@ -382,7 +413,8 @@ def _tagged_processes(tag: str) -> list:
         except psutil.Error: continue
     return found
 
-def _kill(self: SandboxKernel) -> int:
+@patch
+def kill(self: SandboxKernel) -> int:
     "Kill the kernel and everything it started; return how many *other* processes were still running."
     if self.process is None: return 0
     survivors = {p.pid: p for p in self._tree()[1:]}
@@ -399,14 +431,14 @@ def _kill(self: SandboxKernel) -> int:
     alive_before = [p for p in survivors.values()]
     return len(alive_before)
 
-def _shutdown(self: SandboxKernel) -> int:
+@patch
+def shutdown(self: SandboxKernel) -> int:
     "Stop the kernel for good, clean up its folder; return the number of leftover processes killed."
     killed = self.kill()
     if self.client is not None: self.client.stop_channels()
     shutil.rmtree(self.dir, ignore_errors=True)
     self.log_path.unlink(missing_ok=True)
     return killed
-SandboxKernel.kill, SandboxKernel.shutdown = _kill, _shutdown
 
 # %% ../nbs/82_sandbox.ipynb #c038
 def become_subreaper() -> bool:
@@ -414,7 +446,9 @@ def become_subreaper() -> bool:
     if not sys.platform.startswith("linux"): return False
     return _libc().prctl(36, 1, 0, 0, 0) == 0
 
-def reap_orphans(keep: set) -> int:
+def reap_orphans(
+    keep: set, # Pids of children to leave alone (those that existed before grading)
+) -> int:
     "Kill every child of this process whose pid is not in `keep` (orphans re-parented here); return how many."
     killed = 0
     for child in psutil.Process().children():
@@ -426,12 +460,18 @@ def reap_orphans(keep: set) -> int:
 # %% ../nbs/82_sandbox.ipynb #c040
 class KernelPool:
     "Start sandboxed kernels ahead of need; each `get()` hands out a fresh, ready kernel."
-    def __init__(self, config: SandboxConfig, size: int = 2, starters: int = 1):
+    def __init__(self,
+        config: SandboxConfig, # How to start the kernels
+        size: int = 2, # Ready kernels kept waiting
+        starters: int = 1, # Threads starting kernels
+    ):
         self.config, self.ready, self.closed = config, queue.Queue(maxsize=max(1, size)), threading.Event()
         self.zygote = Zygote(config) if config.zygote and sys.platform.startswith("linux") else None
-        self.threads = [threading.Thread(target=self._fill, daemon=True, name=f"kernel-pool-{i}") for i in range(max(1, starters))]
+        self.threads = [threading.Thread(target=self._fill, daemon=True, name=f"kernel-pool-{i}")
+                        for i in range(max(1, starters))]
         for thread in self.threads: thread.start()
     def _fill(self) -> None:
+        "Start kernels until closed, keeping at most `size` ready."
         while not self.closed.is_set():
             try: kernel = SandboxKernel(self.config, zygote=self.zygote).start()
             except Exception as error: kernel = error
@@ -440,7 +480,9 @@ class KernelPool:
                 except queue.Full: continue
             else:
                 if isinstance(kernel, SandboxKernel): kernel.shutdown()
-    def get(self, timeout: float = 120) -> SandboxKernel:
+    def get(self,
+        timeout: float = 120, # Seconds to wait for a ready kernel
+    ) -> SandboxKernel:
         "A fresh ready kernel (raises if kernels cannot start)."
         kernel = self.ready.get(timeout=timeout)
         if isinstance(kernel, Exception): raise kernel
