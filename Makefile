@@ -11,7 +11,7 @@ export TRANSFER_COURSE_DATA ?= $(SHARED_DATA)
 # Tests never download anything.
 TEST_ENV := TRANSFER_COURSE_OFFLINE=1 TRANSFER_COURSE_QUICK=1 MPLBACKEND=Agg PYTHONHASHSEED=0
 
-.PHONY: install demo test test-fast sync-check export readme bench gpu-check clean
+.PHONY: install demo test test-fast sync-check export readme bench gpu-check lint lesson-stats clean
 
 install: $(STAMP)
 
@@ -47,6 +47,14 @@ test: $(STAMP) sync-check
 
 bench: $(STAMP)
 	$(BIN)/python bench/predict.py
+
+# Pyflakes rules (ruff F): undefined names (e.g. imported only in a cell nbdev does not export) and unused imports.
+lint: $(STAMP)
+	$(BIN)/ruff check --select F transfer_course/
+
+# Lessons 01-07 against the lesson targets (cell length, prose vs code, first result, exports tested, line length).
+lesson-stats: $(STAMP)
+	$(BIN)/python tools/lesson_stats.py
 
 # The lessons' compute paths (predict, cached head, a fine-tune epoch, Grad-CAM, BatchNorm lab) on the device
 # choose_device picks: seconds, images/s and accuracy per step. Full size on CUDA (goal: < 5 min), quick elsewhere.

@@ -1,4 +1,4 @@
-"""One command for the course's main jobs: predict, demo, and the commands each lesson's module adds.
+"""One command for the course's main jobs: predict, demo, scrape, split, train, assign, grade and export.
 
 Docs: https://transfer-course.github.io/transfer_course/cli.html.md"""
 
@@ -7,33 +7,187 @@ Docs: https://transfer-course.github.io/transfer_course/cli.html.md"""
 # %% ../nbs/90_cli.ipynb #c002
 from __future__ import annotations
 import argparse, importlib, json, sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
-import torch
-from PIL import UnidentifiedImageError
+from .core import Settings, load_settings
 
-from .core import load_settings
-from .pretrained import IMAGE_EXTENSIONS, MODELS, classify, load_pretrained, preprocess, sample_images
+if TYPE_CHECKING: import torch  # only for annotations: runners import it when a command runs
 
 # %% auto #0
-__all__ = ['COMMAND_MODULES', 'image_files', 'predict_files', 'load_model_for_cli', 'build_parser', 'main']
+__all__ = ['RUNNERS', 'MODEL_NAMES', 'TRAIN_RECIPES', 'resolve_runner', 'build_parser', 'main', 'predict_files',
+           'load_model_for_cli']
 
 # %% ../nbs/90_cli.ipynb #c005
-def image_files(
-    inputs: Sequence[str | Path], # Files and folders
-) -> list[Path]:
-    "Explicit files as given, then every image file under each folder (recursive, sorted)."
-    found = []
-    for item in map(Path, inputs):
-        if item.is_dir(): found += sorted(p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
-        else: found.append(item)
-    return found
+RUNNERS: dict[str, str] = { # command -> "module:function" of its runner, imported when the command runs
+    "predict": "transfer_course.cli:_run_predict",
+    "demo": "transfer_course.cli:_run_demo",
+    "scrape": "transfer_course.scrape:run_scrape",
+    "split": "transfer_course.scrape:run_split",
+    "train": "transfer_course.recipes:run_train",
+    "assign": "transfer_course.grading.assign:run_assign",
+    "grade": "transfer_course.grading.autograde:run_grade",
+    "export": "transfer_course.grading.export:run_export",
+}
+MODEL_NAMES: tuple[str, ...] = ( # the keys of the model records' `MODELS`, in order (checked by a test)
+    "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2",
+    "resnet18", "resnet34", "resnet50", "vgg16_bn")
+TRAIN_RECIPES: tuple[str, ...] = ("ensemble", "fine-tune") # the `train` runner module's `RECIPES`
 
-# %% ../nbs/90_cli.ipynb #c008
+# %% ../nbs/90_cli.ipynb #c006
+def resolve_runner(
+    spec: str, # "module:function", e.g. "transfer_course.scrape:_run_scrape"
+) -> Callable[[argparse.Namespace], int]:
+    "Import `module` and return its `function`; a clear error when the table is stale."
+    module_name, _, function_name = spec.partition(":")
+    function = getattr(importlib.import_module(module_name), function_name, None)
+    if not callable(function):
+        raise ImportError(f"{module_name} has no function {function_name!r}: "
+                          f"update RUNNERS in transfer_course.cli (nbs/90_cli.ipynb).")
+    return function
+
+# %% ../nbs/90_cli.ipynb #c009
+def _add_predict_commands(subparsers, settings: Settings) -> None:
+    "`predict` and `demo`."
+    predict = subparsers.add_parser("predict", help="Top-k ImageNet (or fine-tuned) predictions for images and folders")
+    predict.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR",
+                         help="image files and/or folders (searched recursively)")
+    predict.add_argument("--model", default=settings.arch,
+                         help=f"model name ({', '.join(MODEL_NAMES)}) or exported .pt file")
+    predict.add_argument("--topk", type=int, default=5, help="classes per image")
+    predict.add_argument("--json", action="store_true", help="print one JSON document instead of a table")
+    predict.add_argument("--device", default=None, help="cpu, cuda, mps or auto (default: the device setting)")
+    predict.add_argument("--batch-size", type=int, default=32, help="images per forward pass")
+    demo = subparsers.add_parser("demo",
+                                 help="The main job, offline: top-5 for the photos bundled with installed packages")
+    demo.add_argument("--model", default=settings.arch, choices=list(MODEL_NAMES))
+    demo.add_argument("--device", default=None)
+
+# %% ../nbs/90_cli.ipynb #c010
+def _add_scrape_commands(subparsers, settings: Settings) -> None:
+    "`scrape` and `split`."
+    scrape = subparsers.add_parser(
+        "scrape", help="download a URL list into a verified, de-duplicated image folder with a manifest")
+    add = scrape.add_argument
+    add("urls", help="text file: one URL per line; # comments, blank lines and repeats are fine")
+    add("--dest", required=True, help="folder for the images and manifest.csv")
+    add("--max-pics", type=int, default=None, help="stop after this many distinct images")
+    add("--workers", type=int, default=8, help="parallel downloads (default 8)")
+    add("--timeout", type=float, default=10.0, help="seconds to wait for a connection or any read (default 10)")
+    add("--deadline", type=float, default=30.0, help="total seconds per URL, retries included (default 30)")
+    add("--max-bytes", type=int, default=20 * 2**20, help="size cap per download (default 20 MiB)")
+    add("--retries", type=int, default=2, help="extra attempts after 5xx or dropped connections (default 2)")
+    add("--max-redirects", type=int, default=3, help="redirects to follow (default 3)")
+    add("--min-size", type=int, default=64, help="smallest accepted shorter side in pixels (default 64)")
+    add("--near-threshold", type=int, default=8, help="pHash distance counted as a duplicate (default 8)")
+    add("--retry-failed", action="store_true", help="fetch URLs that failed in a previous run again")
+    add("--keep-rejects", default=None, help="folder (outside --dest) to keep rejected downloads in")
+    add("--quiet", action="store_true", help="no progress bar")
+    split = subparsers.add_parser(
+        "split", help="split class folders into train/valid/test without near-duplicate leaks")
+    split.add_argument("source", help="folder with one sub-folder of images per class")
+    split.add_argument("--dest", default=None, help="output folder (default: SOURCE_split)")
+    split.add_argument("--valid-pct", type=float, default=0.2)
+    split.add_argument("--test-pct", type=float, default=0.0)
+    split.add_argument("--seed", type=int, default=42)
+    split.add_argument("--near-threshold", type=int, default=8)
+
+# %% ../nbs/90_cli.ipynb #c011
+def _add_train_command(subparsers, settings: Settings) -> None:
+    "`train`."
+    train = subparsers.add_parser(
+        "train", help="Train a classifier on class folders with a pretrained body, and export it")
+    add = train.add_argument
+    add("data_dir", metavar="DATA_DIR",
+        help="train/ + valid/ (or val/) class folders, or class folders directly")
+    add("--arch", default=settings.arch, choices=list(MODEL_NAMES), help="pretrained model")
+    where = train.add_mutually_exclusive_group()
+    where.add_argument("--valid-dir", default=None, help="class folders for validation")
+    where.add_argument("--valid-pct", type=float, default=None,
+                       help="hold out this fraction of each class (when there is no valid/ folder)")
+    add("--recipe", choices=TRAIN_RECIPES, default=None,
+        help="ensemble (default): logistic regressions on frozen features of two pretrained bodies, averaged; "
+             "fine-tune: head then unfrozen body (implied by --freeze-epochs, --epochs or --lr)")
+    add("--members", nargs="+", default=None, metavar="ARCH@SIZE",
+        help="ensemble: its members (default: --arch at --size, and efficientnet_lite2 at a size scaled alike)")
+    add("--c", type=float, default=None,
+        help="ensemble: inverse regularisation of the logistic regressions (default 1.0)")
+    add("--freeze-epochs", type=int, default=None,
+        help="fine-tune: head epochs on cached features, early stopping (default 20)")
+    add("--epochs", type=int, default=None,
+        help="fine-tune: epochs with the whole network unfrozen, 0: head only (default 2)")
+    add("--lr", type=float, default=None,
+        help="fine-tune: head learning rate; body groups get lower rates (default 2e-3)")
+    add("--size", type=int, default=None, help="image size of --arch in pixels (default: the model's)")
+    add("--batch-size", type=int, default=32)
+    add("--out", default="model.pt", help="file to export the model to")
+    add("--json", action="store_true",
+        help="print one JSON document (classes, per-phase seconds, validation metrics)")
+    add("--device", default=None, help="cpu, cuda, mps or auto (default: the device setting)")
+    add("--seed", type=int, default=None, help="random seed (default: the seed setting)")
+    add("--no-tta", action="store_true", help="predict from the image alone (default: average with its mirror image)")
+
+# %% ../nbs/90_cli.ipynb #c012
+def _add_grading_commands(subparsers, settings: Settings) -> None:
+    "`assign`, `grade` and `export`."
+    assign = subparsers.add_parser(
+        "assign", help="build student notebooks and the grader bundle from instructor notebooks")
+    assign.add_argument("sources", nargs="+", type=Path, help="instructor notebooks (solutions and hidden tests in)")
+    assign.add_argument("--out", required=True, type=Path,
+                        help="release folder: student/, autograder/, autograder.sha256")
+    assign.add_argument("--name", help="assignment name (default: the notebook's or the folder's name)")
+    grade = subparsers.add_parser("grade", help="grade submissions safely into a SQLite gradebook")
+    add = grade.add_argument
+    add("submissions", type=Path, help="folder with one folder per student: <student_id>/<notebook>.ipynb")
+    add("--bundle", required=True, type=Path, help="the autograder/ folder made by assign")
+    add("--bundle-sha256", help="expected bundle hash (default: read autograder.sha256 next to the bundle)")
+    add("--db", required=True, type=Path, help="SQLite gradebook (created if missing)")
+    add("--workers", type=int, default=settings.workers, help=f"parallel kernels (default {settings.workers})")
+    add("--timeout", type=float, default=settings.timeout,
+        help=f"seconds per submission (default {settings.timeout:g})")
+    add("--cell-timeout", type=float, default=settings.cell_timeout,
+        help=f"seconds per cell (default {settings.cell_timeout:g})")
+    add("--memory", type=int, default=settings.memory_mb, help=f"MB per kernel (default {settings.memory_mb})")
+    add("--students", help="comma-separated student ids to (re-)grade")
+    add("--feedback", type=Path, help="also write HTML feedback pages here")
+    add("--read", action="append", help="extra read-only path for kernels (repeatable), e.g. a dataset")
+    add("--no-landlock", action="store_true", help="do not restrict kernels with Landlock")
+    add("--quiet", action="store_true", help="no progress bar")
+    export = subparsers.add_parser("export", help="export the gradebook: CSV, Gradescope results.json, HTML feedback")
+    export.add_argument("--db", required=True, type=Path)
+    export.add_argument("--csv", type=Path)
+    export.add_argument("--gradescope", type=Path)
+    export.add_argument("--feedback", type=Path)
+    export.add_argument("--assignment", help="only this assignment")
+
+# %% ../nbs/90_cli.ipynb #c013
+def build_parser() -> argparse.ArgumentParser:
+    "The full `transfer-course` parser; each command's `runner` default is its entry in `RUNNERS`."
+    parser = argparse.ArgumentParser(
+        prog="transfer-course", description="Transfer learning with pretrained CNNs: the course's command line.")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    settings = load_settings()
+    for add_commands in (_add_predict_commands, _add_grading_commands, _add_scrape_commands, _add_train_command):
+        add_commands(subparsers, settings)
+    missing = set(subparsers.choices) ^ set(RUNNERS)
+    if missing: raise RuntimeError(f"commands without a runner, or runners without a command: {sorted(missing)}")
+    for command, subparser in subparsers.choices.items(): subparser.set_defaults(runner=RUNNERS[command])
+    return parser
+
+# %% ../nbs/90_cli.ipynb #c015
+def main(
+    argv: Sequence[str] | None = None, # Arguments after the program name; default: `sys.argv[1:]`
+) -> int:
+    "Entry point of `transfer-course`: parse, import the command's runner, run it; returns the exit status."
+    args = build_parser().parse_args(argv)
+    run = resolve_runner(args.runner)
+    try: return run(args)
+    except KeyboardInterrupt: print("Interrupted.", file=sys.stderr); return 130
+
+# %% ../nbs/90_cli.ipynb #c018
 def _read_error(path: Path, error: Exception) -> str:
     "A one-line, actionable description of why `path` could not be read as an image."
+    from PIL import UnidentifiedImageError
     if isinstance(error, FileNotFoundError): return f"file not found: {path}"
     if isinstance(error, IsADirectoryError): return f"is a folder, not an image: {path}"
     if isinstance(error, UnidentifiedImageError): return f"not an image file (cannot identify its format): {path}"
@@ -47,23 +201,42 @@ def predict_files(
     progress: bool = False, # Progress bar on stderr
 ) -> list[dict]:
     "Per path: {'path', 'top': [{'label','index','prob'}...]} or {'path', 'error'}; input order."
+    from concurrent.futures import ThreadPoolExecutor
+    import torch
     from tqdm.auto import tqdm
+    from transfer_course.pretrained import classify, preprocess
     record, labels = model.record, getattr(model, "class_names", None) or model.record.labels
     def prepare(path):
         try: return preprocess(path, record), None
         except Exception as error: return None, _read_error(Path(path), error)
     results = []
-    with ThreadPoolExecutor(max_workers=2) as pool, tqdm(total=len(paths), disable=not progress, unit="img", file=sys.stderr) as bar:
+    bar = tqdm(total=len(paths), disable=not progress, unit="img", file=sys.stderr)
+    with ThreadPoolExecutor(max_workers=2) as pool, bar:
         prepared = pool.map(prepare, paths)
         for start in range(0, len(paths), batch_size):
             chunk = [(path, *next(prepared)) for path in paths[start:start + batch_size]]
-            good = [(path, tensor) for path, tensor, error in chunk if error is None]
-            tops = iter(classify(torch.stack([t for _, t in good]), model, labels, k) if good else [])
-            results += [{"path": str(path), "error": error} if error else {"path": str(path), "top": next(tops)} for path, _, error in chunk]
+            good = [tensor for _, tensor, error in chunk if error is None]
+            tops = iter(classify(torch.stack(good), model, labels, k) if good else [])
+            results += [{"path": str(path), "error": error} if error else {"path": str(path), "top": next(tops)}
+                        for path, _, error in chunk]
             bar.update(len(chunk))
     return results
 
-# %% ../nbs/90_cli.ipynb #c011
+# %% ../nbs/90_cli.ipynb #c019
+def load_model_for_cli(
+    model: str, # A name in `MODEL_NAMES`, or a path to an exported .pt file
+    device: str | None = None, # cpu, cuda, mps or auto
+) -> torch.nn.Module:
+    "Load a pretrained model by name, or an exported fine-tuned model from a path."
+    from transfer_course.records import MODELS, load_pretrained
+    if model in MODELS: return load_pretrained(model, device=device)
+    if Path(model).suffix == ".pt":
+        if not Path(model).exists(): raise SystemExit(f"Model file not found: {model}")
+        from transfer_course.recipes import load_exported
+        return load_exported(model, device=device)
+    raise SystemExit(f"Unknown model {model!r}: use one of {', '.join(MODELS)}, or a path to an exported .pt file.")
+
+# %% ../nbs/90_cli.ipynb #c020
 def _format_table(results: list[dict], k: int) -> str:
     "A readable table: one line per image with its top-k (or its error)."
     width = max([len(Path(r["path"]).name) for r in results] + [5])
@@ -74,76 +247,36 @@ def _format_table(results: list[dict], k: int) -> str:
         lines.append(f"{name:{width}}  " + " | ".join(f"{g['label']} {g['prob']:.0%}" for g in result["top"]))
     return "\n".join(lines)
 
-def _run_predict(args) -> int:
-    "Predict IMAGE_OR_DIR..., print a table or JSON; exit 1 if any file failed."
-    paths = image_files(args.inputs)
+def _run_predict(
+    args: argparse.Namespace, # Parsed `predict` options: inputs, model, topk, json, device, batch_size
+) -> int:
+    "Predict IMAGE_OR_DIR..., print a table or JSON; exit 1 if any file failed, 2 if there was nothing to predict."
+    from transfer_course.data import image_files
+    paths = image_files(*args.inputs)
     if not paths: print(f"No image files found in: {' '.join(args.inputs)}", file=sys.stderr); return 2
     model = load_model_for_cli(args.model, args.device)
-    results = predict_files(paths, model, k=args.topk, batch_size=args.batch_size, progress=len(paths) > args.batch_size)
+    results = predict_files(paths, model, k=args.topk, batch_size=args.batch_size,
+                            progress=len(paths) > args.batch_size)
     print(json.dumps(results, indent=1) if args.json else _format_table(results, args.topk))
     failures = sum("error" in result for result in results)
-    if failures: print(f"{failures} of {len(results)} files could not be predicted (see their error entries).", file=sys.stderr)
+    if failures:
+        print(f"{failures} of {len(results)} files could not be predicted (see their error entries).", file=sys.stderr)
     return 1 if failures else 0
 
-# %% ../nbs/90_cli.ipynb #c013
-def load_model_for_cli(
-    model: str, # A name in `MODELS`, or a path to an exported .pt file
-    device: str | None = None, # cpu, cuda, mps or auto
-) -> torch.nn.Module:
-    "Load a pretrained model by name, or an exported fine-tuned model from a path."
-    if model in MODELS: return load_pretrained(model, device=device)
-    if Path(model).suffix == ".pt":
-        if not Path(model).exists(): raise SystemExit(f"Model file not found: {model}")
-        try: load_exported = importlib.import_module("transfer_course.finetune").load_exported
-        except (ImportError, AttributeError): raise SystemExit("Loading exported models needs transfer_course.finetune (lesson 5).")
-        return load_exported(model, device=device)
-    raise SystemExit(f"Unknown model {model!r}: use one of {', '.join(MODELS)}, or a path to an exported .pt file.")
-
-# %% ../nbs/90_cli.ipynb #c014
-def _run_demo(args) -> int:
+def _run_demo(
+    args: argparse.Namespace, # Parsed `demo` options: model, device
+) -> int:
     "Top-5 ImageNet predictions of the default model for the photos bundled with installed packages."
+    from transfer_course.data import sample_images
+    from transfer_course.records import load_pretrained
     model = load_pretrained(args.model, device=args.device)
     photos = sample_images()
-    print(f"{model.record.name} ({model.record.architecture}), offline weights, on {next(model.parameters()).device}:\n")
+    device = next(model.parameters()).device
+    print(f"{model.record.name} ({model.record.architecture}), offline weights, on {device}:\n")
     print(_format_table(predict_files(list(photos.values()), model, k=5), 5))
     return 0
 
-# %% ../nbs/90_cli.ipynb #c015
-def _add_core_commands(subparsers) -> None:
-    "The `predict` and `demo` commands."
-    settings = load_settings()
-    predict = subparsers.add_parser("predict", help="Top-k ImageNet (or fine-tuned) predictions for images and folders")
-    predict.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR", help="image files and/or folders (searched recursively)")
-    predict.add_argument("--model", default=settings.arch, help=f"model name ({', '.join(MODELS)}) or exported .pt file")
-    predict.add_argument("--topk", type=int, default=5, help="classes per image")
-    predict.add_argument("--json", action="store_true", help="print one JSON document instead of a table")
-    predict.add_argument("--device", default=None, help="cpu, cuda, mps or auto (default: the device setting)")
-    predict.add_argument("--batch-size", type=int, default=32, help="images per forward pass")
-    predict.set_defaults(run=_run_predict)
-    demo = subparsers.add_parser("demo", help="The main job, offline: top-5 for the photos bundled with installed packages")
-    demo.add_argument("--model", default=settings.arch, choices=list(MODELS))
-    demo.add_argument("--device", default=None)
-    demo.set_defaults(run=_run_demo)
-
-# %% ../nbs/90_cli.ipynb #c016
-COMMAND_MODULES: tuple[str, ...] = ("grading", "scrape", "finetune") # modules of transfer_course with an `add_cli_commands(subparsers)`
-
-def build_parser() -> argparse.ArgumentParser:
-    "The full `transfer-course` argument parser."
-    parser = argparse.ArgumentParser(prog="transfer-course", description="Transfer learning with pretrained CNNs: the course's command line.")
-    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    _add_core_commands(subparsers)
-    for module_name in COMMAND_MODULES: importlib.import_module(f"transfer_course.{module_name}").add_cli_commands(subparsers)
-    return parser
-
-# %% ../nbs/90_cli.ipynb #c017
-def main(argv: Sequence[str] | None = None) -> int:
-    "Entry point of `transfer-course`; returns the exit status."
-    args = build_parser().parse_args(argv)
-    try: return args.run(args)
-    except KeyboardInterrupt: print("Interrupted.", file=sys.stderr); return 130
-
-# %% ../nbs/90_cli.ipynb #c020
+# %% ../nbs/90_cli.ipynb #c022
 def _entry_point() -> None:
     "console_scripts entry: exit with `main`'s status."
     sys.exit(main())
