@@ -1,5 +1,6 @@
-"Tests of transfer_course.interpret: metrics against scikit-learn, Grad-CAM against pytorch-grad-cam on real photos, no hidden mutation."
-import copy, math
+"""Tests of transfer_course.interpret: the report against scikit-learn, Grad-CAM against pytorch-grad-cam on real photos,
+no hidden mutation, legible figures, the viewer driven with the bytes of real photo files."""
+import copy
 
 import numpy as np
 import pytest
@@ -7,13 +8,14 @@ import sklearn.metrics
 import torch
 import torch.nn.functional as F
 import torchvision
+from matplotlib.transforms import Bbox
 from torch import nn
 
 from transfer_course import interpret
-from transfer_course.interpret import (GradCAMViewer, captured_activation, class_counts, classification_report, confusion_matrix,
-    find_layer, gradcam, heatmap_mass_inside, image_for_display, most_confused, overlay_heatmap,
-    per_class_accuracy, plot_accuracy_vs_count, plot_confusion_matrix, plot_top_losses, predict_logits, randomized_copy,
-    rank_correlation, restored_modes, top_k_accuracy, top_losses)
+from transfer_course.engine import infer, preserved_modes
+from transfer_course.interpret import (GradCAMViewer, captured_activation, classification_report, find_layer, gradcam,
+    heatmap_mass_inside, most_confused, overlay_heatmap, plot_accuracy_vs_count, plot_confusion_matrix, plot_top_losses,
+    randomized_copy, rank_correlation, show_gradcam, top_losses)
 from transfer_course.pretrained import preprocess
 
 PHOTOS = ["chelsea", "coffee", "rocket", "astronaut", "motorcycle", "grace_hopper", "china", "flower"]
@@ -74,7 +76,7 @@ def test_gradcam_matches_oracle_on_resnet18_layer4(photos):
     "A second architecture (random weights: torchvision weights cannot be downloaded here), the ResNet record's layer."
     torch.manual_seed(0)
     model = torchvision.models.resnet18().eval()
-    from transfer_course.pretrained import get_record
+    from transfer_course.records import get_record
     model.record = get_record("resnet18")
     images = torch.stack([preprocess(photos[name], model.record) for name in PHOTOS[:4]])
     classes = [1, 500, 999, 250]
@@ -98,7 +100,8 @@ def test_oracle_comparison_fails_for_wrong_layer_or_class(lite0, cat_and_coffee)
 def _mutant_gradcam(model, images, classes, relu=True, weighting="mean_gradient"):
     "Known-wrong Grad-CAMs, built from the same parts, to show the oracle comparison catches them."
     layer = find_layer(model)
-    with torch.enable_grad(), restored_modes(model), captured_activation(layer) as capture:
+    with torch.enable_grad(), preserved_modes(model), captured_activation(layer) as capture:
+        model.eval()
         logits = model(images.contiguous(memory_format=torch.channels_last))
         (gradients,) = torch.autograd.grad(logits.gather(1, torch.as_tensor(classes)[:, None]).sum(), capture.activation)
     activations = capture.activation.detach()
@@ -203,7 +206,7 @@ def test_find_layer_defaults_and_errors(lite0):
     with pytest.raises(ValueError, match="N, C, h, w"): gradcam(nn.Sequential(nn.Flatten(), nn.Linear(12, 3)), torch.randn(1, 3, 2, 2), layer="1")
 
 
-def test_captured_activation_and_restored_modes():
+def test_captured_activation_survives_in_place_operations():
     layer = nn.Conv2d(3, 2, 1)
     model = nn.Sequential(layer, nn.ReLU(inplace=True), nn.Flatten(), nn.Linear(2*4*4, 1))
     with torch.no_grad(), torch.enable_grad(), captured_activation(layer) as capture:
@@ -211,9 +214,22 @@ def test_captured_activation_and_restored_modes():
         (gradient,) = torch.autograd.grad(output.sum(), capture.activation)
     assert capture.activation.shape == gradient.shape == (1, 2, 4, 4)
     assert len(layer._forward_hooks) == 0
-    model.train(); model[3].eval()
-    with restored_modes(model): assert not any(module.training for module in model.modules())
-    assert [module.training for module in model.modules()] == [True, True, True, True, False]
+
+
+def test_gradcam_on_a_half_trained_transfer_model_changes_nothing():
+    "Lesson 4's model, body frozen, head in training mode (as during fine-tuning): modes, flags and .grad are kept."
+    from transfer_course.train import create_transfer_model, freeze
+    model = create_transfer_model("efficientnet_lite0", ["a", "b", "c"], head="linear", size=160, device="cpu")
+    freeze(model)
+    model.head.train()
+    modes = [module.training for module in model.modules()]
+    flags = [parameter.requires_grad for parameter in model.parameters()]
+    heatmaps = gradcam(model, torch.randn(2, 3, 160, 160))
+    assert heatmaps.shape == (2, 160, 160)
+    assert [module.training for module in model.modules()] == modes and model.head.training and not model.body.training
+    assert [parameter.requires_grad for parameter in model.parameters()] == flags
+    assert all(parameter.grad is None for parameter in model.parameters())
+    assert find_layer(model) is model.body.get_submodule(model.record.gradcam_layer)
 
 
 # ---------------------------------------------------------------- sanity checks
@@ -255,26 +271,27 @@ def test_rank_correlation_and_mass_inside():
 
 # ---------------------------------------------------------------- overlays and display
 
-def test_overlay_and_image_for_display(lite0, photos):
+def test_overlay_show_gradcam_and_the_picture_of_a_preprocessed_photo(lite0, photos):
+    import matplotlib
+    import matplotlib.pyplot as plt
     record = lite0.record
     image = preprocess(photos["coffee"], record)
-    shown = image_for_display(image, record)
+    shown = interpret._picture(image, record)
     assert shown.shape == (224, 224, 3) and 0 <= shown.min() and shown.max() <= 1
     torch.testing.assert_close(torch.from_numpy(shown).permute(2, 0, 1)*2 - 1, image, atol=1e-6, rtol=0) # mean=std=0.5
     heat = torch.rand(224, 224)
     np.testing.assert_allclose(overlay_heatmap(shown, heat, alpha=0), shown)
-    import matplotlib
     np.testing.assert_allclose(overlay_heatmap(shown, heat, alpha=1), matplotlib.colormaps["viridis"](heat.numpy())[..., :3])
     half = overlay_heatmap(shown, heat, alpha=0.5)
     assert half.min() >= 0 and half.max() <= 1
     with pytest.raises(ValueError, match="alpha"): overlay_heatmap(shown, heat, alpha=1.5)
     with pytest.raises(ValueError, match="heatmap"): overlay_heatmap(shown, heat[:10])
-    axis = interpret.show_gradcam(image, heat, record, title="t")
-    assert axis.get_title() == "t"
-    import matplotlib.pyplot as plt; plt.close("all")
+    axis = show_gradcam(image, heat, record, title="t")
+    assert axis.get_title() == "t" and len(axis.figure.axes) == 2 # the photo and its colour bar
+    plt.close("all")
 
 
-# ---------------------------------------------------------------- metrics
+# ---------------------------------------------------------------- the report, most confused, top losses
 
 @pytest.fixture(scope="module")
 def random_predictions():
@@ -284,52 +301,29 @@ def random_predictions():
     return torch.tensor(logits, dtype=torch.float32), torch.tensor(targets)
 
 
-def test_confusion_matrix_against_sklearn(random_predictions):
-    logits, targets = random_predictions
-    predictions = logits.argmax(1)
-    expected = sklearn.metrics.confusion_matrix(targets, predictions)
-    np.testing.assert_array_equal(confusion_matrix(targets, predictions).numpy(), expected)
-    np.testing.assert_array_equal(confusion_matrix(targets.numpy(), predictions.tolist(), 4).numpy(), expected)
-    assert confusion_matrix([0, 1], [1, 1], n_classes=5).shape == (5, 5)
-    assert confusion_matrix([0], [0], 1).dtype == torch.int64
-    with pytest.raises(ValueError, match="targets"): confusion_matrix([0, 1, 2], [0, 1])
-    with pytest.raises(ValueError, match="0..1"): confusion_matrix([0, 2], [0, 1], 2)
-    with pytest.raises(ValueError): confusion_matrix([0, -1], [0, 1], 2)
-
-
-def test_most_confused_and_per_class_accuracy(random_predictions):
+def test_most_confused():
     matrix = torch.tensor([[5, 0, 2], [4, 1, 0], [0, 2, 0]])
     assert most_confused(matrix, ["a", "b", "c"]) == [("b", "a", 4), ("a", "c", 2), ("c", "b", 2)]
     assert most_confused(matrix, ["a", "b", "c"], min_count=3) == [("b", "a", 4)]
     assert most_confused(torch.eye(3, dtype=torch.long)*7, ["a", "b", "c"]) == []
-    torch.testing.assert_close(per_class_accuracy(matrix), torch.tensor([5/7, 1/5, 0.0], dtype=torch.float64))
-    assert per_class_accuracy(torch.tensor([[1, 0], [0, 0]]))[1].isnan()
-    logits, targets = random_predictions
-    predictions = logits.argmax(1)
-    recall = sklearn.metrics.recall_score(targets, predictions, average=None)
-    np.testing.assert_allclose(per_class_accuracy(confusion_matrix(targets, predictions)).numpy(), recall)
+    assert matrix.tolist() == [[5, 0, 2], [4, 1, 0], [0, 2, 0]] # the caller's matrix is not modified
 
 
-def test_top_k_accuracy_against_sklearn(random_predictions):
-    logits, targets = random_predictions
-    for k in (1, 2, 3, 4):
-        assert top_k_accuracy(logits, targets, k) == pytest.approx(sklearn.metrics.top_k_accuracy_score(targets, logits.numpy(), k=k))
-    assert top_k_accuracy(logits, targets, 4) == 1.0
-    with pytest.raises(ValueError, match="between 1"): top_k_accuracy(logits, targets, 0)
-
-
-def test_classification_report_against_sklearn(random_predictions):
+@pytest.mark.parametrize("as_scores", [True, False])
+def test_classification_report_against_sklearn(random_predictions, as_scores):
     logits, targets = random_predictions
     predictions = logits.argmax(1)
     predictions[predictions == 3] = 0 # class 3 is never predicted: precision 0 (sklearn's zero_division=0)
     labels = ["w", "x", "y", "z"]
-    ours = classification_report(targets, predictions, labels)
+    scores = torch.nn.functional.one_hot(predictions, 4).float() if as_scores else predictions.tolist()
+    ours = classification_report(scores, targets, labels)
     theirs = sklearn.metrics.classification_report(targets, predictions, target_names=labels, output_dict=True, zero_division=0)
     assert list(ours.index) == [*labels, "macro avg", "weighted avg"]
     for row in ours.index:
         np.testing.assert_allclose(ours.loc[row, ["precision", "recall", "f1"]].to_numpy(dtype=float),
                                    [theirs[row][key] for key in ("precision", "recall", "f1-score")], atol=1e-12)
         assert ours.loc[row, "support"] == theirs[row]["support"]
+    assert ours["support"].dtype.kind == "i"
 
 
 def test_top_losses(random_predictions):
@@ -343,9 +337,17 @@ def test_top_losses(random_predictions):
     assert float(smallest[0]) == pytest.approx(float(expected.min()))
     assert len(top_losses(logits, targets)[0]) == 200 and len(top_losses(logits[:3], targets[:3], k=10)[0]) == 3
     assert top_losses(logits.numpy(), targets.tolist(), k=1)[1].item() == int(expected.argmax())
+    assert top_losses(logits.requires_grad_(True), targets, k=1)[0].grad_fn is None # detached
 
 
-# ---------------------------------------------------------------- plots
+# ---------------------------------------------------------------- plots, and that they are legible
+
+def _boxes(figure, artists):
+    "Window extents (pixels) of `artists` once `figure` is drawn."
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    return [artist.get_window_extent(renderer) for artist in artists]
+
 
 def test_plot_confusion_matrix_counts_and_normalised():
     import matplotlib.pyplot as plt
@@ -354,37 +356,54 @@ def test_plot_confusion_matrix_counts_and_normalised():
     axis = figure.axes[0]
     assert sorted(text.get_text() for text in axis.texts) == ["0", "1", "3", "4"]
     assert "counts" in axis.get_title() and axis.get_xlabel() == "predicted" and axis.get_ylabel() == "actual"
+    assert [label.get_text() for label in axis.get_yticklabels()] == ["a", "b"]
     figure = plot_confusion_matrix(matrix, ["a", "b"], normalize=True)
     assert sorted(text.get_text() for text in figure.axes[0].texts) == ["0.00", "0.25", "0.75", "1.00"]
     assert "sums to 1" in figure.axes[0].get_title()
     plt.close("all")
 
 
-def test_plot_accuracy_vs_count():
+def test_plot_accuracy_vs_count_labels_the_counts_without_collisions():
     import matplotlib.pyplot as plt
-    figure = plot_accuracy_vs_count(torch.tensor([0.9, 0.2]), [60, 3], ["many", "few"])
+    counts = [60, 30, 12, 6, 3]
+    figure = plot_accuracy_vs_count(torch.tensor([0.9, 0.8, 0.7, 0.3, 0.2]), counts, list("abcde"))
     axis = figure.axes[0]
-    assert axis.get_xscale() == "log" and [text.get_text() for text in axis.texts] == ["many", "few"]
-    np.testing.assert_allclose(axis.collections[0].get_offsets(), [[60, 0.9], [3, 0.2]])
+    assert axis.get_xscale() == "log" and [text.get_text() for text in axis.texts] == list("abcde")
+    np.testing.assert_allclose(axis.collections[0].get_offsets(), [[60, 0.9], [30, 0.8], [12, 0.7], [6, 0.3], [3, 0.2]])
+    low, high = axis.get_xlim()
+    shown = [label for label in axis.get_xticklabels() + axis.get_xticklabels(minor=True)
+             if label.get_text() and low <= label.get_position()[0] <= high]
+    assert sorted(label.get_text() for label in shown) == sorted(map(str, counts))
+    padded = [Bbox.from_extents(box.x0 - 3, box.y0, box.x1 + 3, box.y1) for box in _boxes(figure, shown)]
+    assert not any(a.overlaps(b) for i, a in enumerate(padded) for b in padded[i + 1:]), "tick labels collide"
     plt.close("all")
 
 
-def test_plot_top_losses_titles_show_probability_of_actual_class(lite0, photos, batch):
+def test_plot_top_losses_titles_show_probability_of_actual_class_and_do_not_overlap(lite0, photos, batch):
     import matplotlib.pyplot as plt
     labels = lite0.record.labels
-    logits = predict_logits(lite0, [photos[name] for name in PHOTOS[:4]])
+    logits = infer(lite0, [batch[:4]])
     targets = torch.tensor([labels.index("tabby"), labels.index("espresso"), labels.index("missile"), labels.index("tench")])
-    losses, indices = top_losses(logits, targets, k=2)
-    figure = plot_top_losses(batch[:4], logits, targets, labels, k=2, record=lite0.record)
+    losses, indices = top_losses(logits, targets, k=4)
+    figure = plot_top_losses(batch[:4], logits, targets, labels, k=4, record=lite0.record)
     assert "probability of the actual class" in figure._suptitle.get_text()
     probabilities = logits.softmax(1)
-    for axis, row, loss in zip(figure.axes, indices.tolist(), losses.tolist()):
+    axes = [axis for axis in figure.axes if axis.get_title()]
+    for axis, row, loss in zip(axes, indices.tolist(), losses.tolist()):
         prediction_and_actual, loss_and_probability = axis.get_title().split("\n")
         assert prediction_and_actual == f"{labels[logits[row].argmax()]} / {labels[targets[row]]}"
-        assert loss_and_probability == f"{loss:.2f} / {probabilities[row, targets[row]]:.2f}"
-        assert float(loss_and_probability.split(" / ")[1]) == pytest.approx(math.exp(-loss), abs=0.01) # p(actual) = exp(-loss)
+        assert loss_and_probability.split(" / ")[0] == f"{loss:.2f}"
+        assert float(loss_and_probability.split(" / ")[1]) == pytest.approx(float(probabilities[row, targets[row]]), abs=0.006)
     assert indices[0] == 3 # the "tench" label on astronaut is the worst
-    with_overlay = plot_top_losses([photos[name] for name in PHOTOS[:4]], logits, targets, labels, k=2, model=lite0, overlay=True)
+    # legible: the second row's titles stay below the first row's photos, and every title stays inside the figure
+    images = _boxes(figure, [axis.images[0] for axis in axes])
+    titles = _boxes(figure, [axis.title for axis in axes])
+    figure_box = figure.bbox
+    assert not any(title.overlaps(image) for title in titles for image in images), "a title covers a photo"
+    assert all(title.y1 <= figure_box.y1 and title.x0 >= 0 and title.x1 <= figure_box.x1 for title in titles)
+    assert not any(title.overlaps(_boxes(figure, [figure._suptitle])[0]) for title in titles)
+    with_overlay = plot_top_losses([photos[name].read_bytes() for name in PHOTOS[:4]], logits, targets, labels, k=4,
+                                   model=lite0, overlay=True)
     assert "Grad-CAM" in with_overlay._suptitle.get_text()
     with pytest.raises(ValueError, match="model"): plot_top_losses(batch[:4], logits, targets, labels, record=lite0.record, overlay=True)
     with pytest.raises(ValueError, match="record"): plot_top_losses(batch[:4], logits, targets, labels)
@@ -392,48 +411,30 @@ def test_plot_top_losses_titles_show_probability_of_actual_class(lite0, photos, 
     plt.close("all")
 
 
-# ---------------------------------------------------------------- data helpers
-
-def _fake_folder(root, counts):
-    from PIL import Image
-    for name, count in counts.items():
-        (root/name).mkdir(parents=True)
-        for index in range(count): Image.new("RGB", (40, 30), (index*20, 100, 50)).save(root/name/f"{index}.jpg")
-        (root/name/"notes.txt").write_text("not an image")
-    return root
-
-
-def test_class_counts(tmp_path):
-    root = _fake_folder(tmp_path/"train", {"b": 3, "a": 5})
-    assert class_counts(root) == {"a": 5, "b": 3}
-    (root/"empty").mkdir()
-    assert class_counts(root) == {"a": 5, "b": 3, "empty": 0}
-
-
-def test_predict_logits_matches_forward(lite0, photos, batch):
-    logits = predict_logits(lite0, [photos[name] for name in PHOTOS[:3]], batch_size=2)
-    with torch.no_grad(): expected = lite0(batch[:3].contiguous(memory_format=torch.channels_last))
-    torch.testing.assert_close(logits, expected, atol=1e-4, rtol=1e-4)
-    with pytest.raises(ValueError, match="record"): predict_logits(nn.Linear(2, 2), [photos["coffee"]])
-
-
 # ---------------------------------------------------------------- viewer
 
-def test_gradcam_viewer_headless(lite0, photos):
-    viewer = GradCAMViewer(lite0, {name: photos[name] for name in ("chelsea", "coffee")}, k=3)
+def test_gradcam_viewer_with_the_bytes_of_real_photo_files(lite0, photos):
+    "A viewer of its own (the lesson's is left alone), fed what an upload gives: the bytes of image files."
+    viewer = GradCAMViewer(lite0, {name: photos[name].read_bytes() for name in ("chelsea", "coffee")}, k=3)
     labels = lite0.record.labels
     assert viewer.image_picker.value == "chelsea" and viewer.heatmap.shape == (224, 224) and viewer.figure is not None
     assert len(viewer.class_picker.options) == 3 and viewer.class_index == viewer.class_picker.options[0][1]
-    viewer.image_picker.value = "coffee"
-    assert labels[viewer.class_index] == "espresso"
+    viewer.image_picker.value = "coffee" # what a click does
+    assert labels[viewer.class_index] == "espresso" and viewer.class_picker.value == viewer.class_index
     espresso_map = viewer.heatmap
     torch.testing.assert_close(espresso_map, gradcam(lite0, preprocess(photos["coffee"], lite0.record))[0], atol=1e-5, rtol=0)
     viewer.class_picker.value = viewer.class_picker.options[2][1]
     assert viewer.class_index == viewer.class_picker.options[2][1] and not torch.equal(viewer.heatmap, espresso_map)
     heatmap = viewer.show("chelsea", labels.index("tench")) # a class outside the top-k is added to the menu
-    assert viewer.class_picker.value == labels.index("tench") and heatmap.shape == (224, 224)
+    assert viewer.image_picker.value == "chelsea" and viewer.class_picker.value == labels.index("tench")
+    assert heatmap.shape == (224, 224) and len(viewer.class_picker.options) == 4
     figure = viewer.figure
     viewer.alpha_slider.value = 0.2
     assert viewer.figure is not figure
     assert not lite0.training and _hook_count(lite0) == 0
     import matplotlib.pyplot as plt; plt.close("all")
+
+
+def test_gradcam_viewer_refuses_bytes_that_are_not_an_image(lite0, photos):
+    with pytest.raises(Exception, match="(?i)image"):
+        GradCAMViewer(lite0, {"good": photos["coffee"].read_bytes(), "broken": b"not an image at all"})

@@ -8,329 +8,230 @@ Docs: https://transfer-course.github.io/transfer_course/interpret.html.md"""
 from __future__ import annotations
 import copy, math
 from contextlib import contextmanager
-from pathlib import Path
 from types import SimpleNamespace
-from typing import Sequence
-
-import numpy as np
-import torch
-import torch.nn.functional as F
+from typing import TYPE_CHECKING, Iterator, Sequence
+import matplotlib, matplotlib.pyplot as plt, numpy as np, torch, torch.nn.functional as F
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 from torch import nn
-
-from .pretrained import IMAGE_EXTENSIONS, ModelRecord, load_image, preprocess
-from .train import preserved_modes
+from .engine import infer, model_device, preserved_modes, to_device
+from .metrics import confusion_matrix
+from .pretrained import preprocess
+from .records import ModelRecord, denormalize
+if TYPE_CHECKING: import pandas as pd
 
 # %% auto #0
-__all__ = ['class_counts', 'predict_logits', 'confusion_matrix', 'plot_confusion_matrix', 'most_confused', 'per_class_accuracy',
-           'plot_accuracy_vs_count', 'top_k_accuracy', 'classification_report', 'top_losses', 'plot_top_losses',
-           'image_for_display', 'captured_activation', 'restored_modes', 'find_layer', 'gradcam', 'overlay_heatmap',
-           'show_gradcam', 'heatmap_mass_inside', 'randomized_copy', 'rank_correlation', 'GradCAMViewer']
-
-# %% ../nbs/06_interpret.ipynb #c008
-def class_counts(
-    folder: Path | str, # A folder with one sub-folder of images per class
-) -> dict[str, int]:
-    "Number of image files of each class (sub-folder) in `folder`."
-    return {path.name: sum(1 for file in path.iterdir() if file.suffix.lower() in IMAGE_EXTENSIONS)
-            for path in sorted(Path(folder).iterdir()) if path.is_dir()}
-
-# %% ../nbs/06_interpret.ipynb #c015
-def predict_logits(
-    model: nn.Module, # Any classifier: photos in, (N, C) scores out
-    images: Sequence, # Paths, file bytes or PIL images
-    record: ModelRecord | None = None, # Preprocessing; default: `model.record`
-    batch_size: int = 16, # Images per forward pass
-) -> torch.Tensor:
-    "The model's raw scores (N, C) for `images`, on the CPU, computed in eval mode without gradients."
-    record = record or getattr(model, "record", None)
-    if record is None: raise ValueError("predict_logits needs a record: pass record=..., or a model from load_pretrained().")
-    device = next(model.parameters()).device
-    layout = torch.channels_last if device.type == "cpu" else torch.contiguous_format
-    chunks = []
-    with torch.inference_mode(), restored_modes(model):
-        for start in range(0, len(images), batch_size):
-            batch = torch.stack([preprocess(image, record) for image in images[start:start + batch_size]])
-            chunks.append(model(batch.to(device, memory_format=layout)).float().cpu())
-    return torch.cat(chunks)
-
-# %% ../nbs/06_interpret.ipynb #c018
-def _as_tensor(values) -> torch.Tensor:
-    "Tensors, NumPy arrays and lists as a CPU tensor."
-    return values.detach().cpu() if isinstance(values, torch.Tensor) else torch.as_tensor(np.asarray(values))
-
-def confusion_matrix(
-    targets, # (N,) actual class indices (tensor, array or list)
-    predictions, # (N,) predicted class indices
-    n_classes: int | None = None, # Number of classes C; default: 1 + the largest index seen
-) -> torch.Tensor:
-    "(C, C) int64 counts: row = actual class, column = predicted class."
-    targets, predictions = _as_tensor(targets).long().flatten(), _as_tensor(predictions).long().flatten()
-    if targets.shape != predictions.shape: raise ValueError(f"{len(targets)} targets but {len(predictions)} predictions.")
-    n_classes = n_classes or int(max(targets.max(), predictions.max())) + 1
-    if len(targets) and (min(targets.min(), predictions.min()) < 0 or max(targets.max(), predictions.max()) >= n_classes):
-        raise ValueError(f"Class indices must lie in 0..{n_classes - 1}.")
-    return torch.bincount(targets*n_classes + predictions, minlength=n_classes**2).reshape(n_classes, n_classes)
+__all__ = ['plot_confusion_matrix', 'most_confused', 'plot_accuracy_vs_count', 'classification_report', 'top_losses',
+           'plot_top_losses', 'captured_activation', 'find_layer', 'gradcam', 'overlay_heatmap', 'show_gradcam',
+           'heatmap_mass_inside', 'randomized_copy', 'rank_correlation', 'GradCAMViewer']
 
 # %% ../nbs/06_interpret.ipynb #c021
 def plot_confusion_matrix(
-    matrix: torch.Tensor, # (C, C) counts from `confusion_matrix`
+    matrix: torch.Tensor, # (C, C) counts, rows = actual class (`metrics.confusion_matrix`)
     labels: Sequence[str], # C class names
     normalize: bool = False, # Divide each row by its total (fraction of each actual class)
-    ax=None, # Matplotlib axes to draw on; default: a new figure
-    cmap: str = "cividis", # A colour-blind-safe colormap
-):
-    "Draw the confusion matrix with its values written in the cells; return the figure."
-    import matplotlib.pyplot as plt
-    values = _as_tensor(matrix).double()
+    ax: Axes | None = None, # Matplotlib axes to draw on; default: a new figure
+) -> Figure:
+    "Draw the matrix, values in the cells, in colour-blind-safe cividis; return the figure."
+    from sklearn.metrics import ConfusionMatrixDisplay
+    values = torch.as_tensor(matrix).cpu().double()
     if normalize: values = values/values.sum(dim=1, keepdim=True).clamp_min(1)
-    if ax is None: _, ax = plt.subplots(figsize=(1.1*len(labels) + 2, 1.1*len(labels) + 1.5))
-    image = ax.imshow(values, cmap=cmap, vmin=0, vmax=1 if normalize else None)
-    ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
-    for (row, column), value in np.ndenumerate(values.numpy()):
-        text = f"{value:.2f}" if normalize else f"{int(value)}"
-        ax.text(column, row, text, ha="center", va="center", color="white" if value < 0.6*values.max() else "black")
-    ax.set(xticks=range(len(labels)), yticks=range(len(labels)), xlabel="predicted", ylabel="actual",
-           title="Confusion matrix" + (" (each row sums to 1)" if normalize else " (counts)"))
-    ax.set_xticklabels(labels, rotation=45, ha="right"); ax.set_yticklabels(labels)
-    ax.figure.tight_layout()
-    return ax.figure
+    shown = ConfusionMatrixDisplay(values.numpy(), display_labels=labels).plot(
+        ax=ax, cmap="cividis", values_format=".2f" if normalize else ".0f", xticks_rotation=45)
+    title = "Confusion matrix" + (" (each row sums to 1)" if normalize else " (counts)")
+    shown.ax_.set(xlabel="predicted", ylabel="actual", title=title)
+    return shown.figure_
 
 # %% ../nbs/06_interpret.ipynb #c024
 def most_confused(
-    matrix: torch.Tensor, # (C, C) counts from `confusion_matrix`
+    matrix: torch.Tensor, # (C, C) counts, rows = actual class (`metrics.confusion_matrix`)
     labels: Sequence[str], # C class names
     min_count: int = 1, # Leave out pairs confused fewer times than this
 ) -> list[tuple[str, str, int]]:
-    "(actual, predicted, count) for every off-diagonal cell with count >= `min_count`, most frequent first."
-    values = _as_tensor(matrix).clone()
-    values.fill_diagonal_(0)
-    pairs = [(labels[row], labels[column], int(values[row, column])) for row, column in zip(*torch.nonzero(values >= max(min_count, 1), as_tuple=True))]
+    "(actual, predicted, count) of the off-diagonal cells with count >= `min_count`, largest first."
+    values = torch.as_tensor(matrix).cpu().clone().fill_diagonal_(0)
+    rows, columns = torch.nonzero(values >= max(min_count, 1), as_tuple=True)
+    pairs = [(labels[row], labels[column], int(values[row, column]))
+             for row, column in zip(rows, columns)]
     return sorted(pairs, key=lambda pair: -pair[2])
-
-# %% ../nbs/06_interpret.ipynb #c027
-def per_class_accuracy(
-    matrix: torch.Tensor, # (C, C) counts from `confusion_matrix`
-) -> torch.Tensor:
-    "(C,) fraction of each actual class predicted correctly; NaN for a class with no examples."
-    values = _as_tensor(matrix).double()
-    return values.diagonal()/values.sum(dim=1)
 
 # %% ../nbs/06_interpret.ipynb #c029
 def plot_accuracy_vs_count(
-    accuracies: Sequence[float], # Per-class accuracy, e.g. from `per_class_accuracy`
+    accuracies: Sequence[float] | torch.Tensor, # Per-class accuracy (`metrics.per_class_accuracy`)
     counts: Sequence[int], # Number of training images of each class
     labels: Sequence[str], # Class names
-    ax=None, # Matplotlib axes; default: a new figure
-):
-    "Scatter plot of each class's accuracy against its number of training images (log scale); return the figure."
-    import matplotlib.pyplot as plt
-    if ax is None: _, ax = plt.subplots(figsize=(6, 4))
-    accuracies, counts = np.asarray(_as_tensor(accuracies), dtype=float), np.asarray(counts, dtype=float)
-    ax.scatter(counts, accuracies, color="#0072B2", s=40, zorder=3)
-    for count, accuracy, label in zip(counts, accuracies, labels):
-        ax.annotate(label, (count, accuracy), textcoords="offset points", xytext=(6, -4), fontsize=9)
-    ax.set(xscale="log", ylim=(-0.05, 1.08), xlabel="training images of the class (log scale)", ylabel="validation accuracy of the class",
-           title="Per-class accuracy vs amount of training data")
-    ax.grid(alpha=0.3)
-    return ax.figure
-
-# %% ../nbs/06_interpret.ipynb #c032
-def top_k_accuracy(
-    logits: torch.Tensor, # (N, C) scores or probabilities
-    targets, # (N,) actual class indices
-    k: int = 5, # Count a prediction as right if the actual class is among the k highest scores
-) -> float:
-    "Fraction of rows whose actual class is among the `k` highest scores."
-    logits, targets = _as_tensor(logits), _as_tensor(targets).long()
-    if not 1 <= k <= logits.shape[1]: raise ValueError(f"k must be between 1 and the number of classes ({logits.shape[1]}), got {k}.")
-    return (logits.topk(k, dim=1).indices == targets[:, None]).any(dim=1).double().mean().item()
+) -> Figure:
+    "Scatter plot of each class's accuracy against its number of training images (log scale)."
+    figure, ax = plt.subplots(figsize=(6, 4), layout="constrained")
+    ax.scatter(counts, accuracies, color="#0072B2", s=40, zorder=3); ax.grid(alpha=0.3)
+    for count, accuracy, label in zip(counts, np.asarray(accuracies, dtype=float), labels):
+        ax.annotate(label, (count, accuracy), xytext=(6, -4), textcoords="offset points")
+    ax.set(xscale="log", xticks=sorted(set(counts)), ylim=(-0.05, 1.08), xlabel="training photos",
+           ylabel="validation accuracy", title="Per-class accuracy vs number of training photos")
+    ax.xaxis.set_major_formatter("{x:.0f}"); ax.minorticks_off() # label the counts only: no clash
+    return figure
 
 # %% ../nbs/06_interpret.ipynb #c035
 def classification_report(
-    targets, # (N,) actual class indices
-    predictions, # (N,) predicted class indices
+    scores_or_predictions: torch.Tensor | Sequence[int], # (N, C) scores or (N,) predicted classes
+    targets: torch.Tensor | Sequence[int], # (N,) actual classes
     labels: Sequence[str], # C class names
-):
-    "A pandas DataFrame with precision, recall, F1 and support per class, then macro and weighted averages."
+) -> pd.DataFrame:
+    "Precision, recall, F1 and support per class, then their macro and support-weighted averages."
     import pandas as pd
-    matrix = confusion_matrix(targets, predictions, len(labels)).double()
-    true_positives, support = matrix.diagonal(), matrix.sum(dim=1)
-    precision = torch.nan_to_num(true_positives/matrix.sum(dim=0))
-    recall = torch.nan_to_num(true_positives/support)
-    f1 = torch.nan_to_num(2*precision*recall/(precision + recall))
-    report = pd.DataFrame({"precision": precision, "recall": recall, "f1": f1, "support": support.long()}, index=list(labels))
-    weights = support/support.sum()
-    report.loc["macro avg"] = [precision.mean().item(), recall.mean().item(), f1.mean().item(), int(support.sum())]
-    report.loc["weighted avg"] = [(precision*weights).sum().item(), (recall*weights).sum().item(), (f1*weights).sum().item(), int(support.sum())]
-    report["support"] = report["support"].astype(int)
-    return report
+    matrix = confusion_matrix(scores_or_predictions, targets, len(labels)).double()
+    hits, support, predicted = matrix.diagonal(), matrix.sum(dim=1), matrix.sum(dim=0)
+    report = pd.DataFrame({"precision": hits/predicted, "recall": hits/support,
+                           "f1": 2*hits/(support + predicted)}, index=list(labels)).fillna(0.0)
+    weights = (support/support.sum()).numpy()
+    report.loc["macro avg"], report.loc["weighted avg"] = report.mean(), report.T @ weights
+    return report.assign(support=[*support.long().tolist(), int(support.sum()), int(support.sum())])
 
 # %% ../nbs/06_interpret.ipynb #c038
+def _cpu(values) -> torch.Tensor:
+    "Tensors, NumPy arrays and lists as a CPU tensor, detached from any graph."
+    return torch.as_tensor(values).detach().cpu()
+
 def top_losses(
     logits: torch.Tensor, # (N, C) raw scores (not probabilities)
-    targets, # (N,) actual class indices
-    k: int | None = None, # Return `k` losses, defaults to all
-    largest: bool = True, # Sort losses by largest or smallest
+    targets: torch.Tensor | Sequence[int], # (N,) actual classes
+    k: int | None = None, # How many losses to return; default: all
+    largest: bool = True, # Largest losses first; False: smallest first
 ) -> tuple[torch.Tensor, torch.Tensor]:
     "The cross-entropy losses of the `k` worst (or best) rows, sorted, and their row indices."
-    losses = F.cross_entropy(_as_tensor(logits).float(), _as_tensor(targets).long(), reduction="none")
+    losses = F.cross_entropy(_cpu(logits).float(), _cpu(targets).long(), reduction="none")
     return losses.topk(len(losses) if k is None else min(k, len(losses)), largest=largest)
 
 # %% ../nbs/06_interpret.ipynb #c041
+def _picture(image: torch.Tensor, record: ModelRecord) -> np.ndarray:
+    "(H, W, 3) floats in [0, 1] for `imshow`, from one preprocessed (3, H, W) photo."
+    return denormalize(_cpu(image).float(), record, clip=True).permute(1, 2, 0).numpy()
+
 def plot_top_losses(
-    images: Sequence | torch.Tensor, # All N photos: paths / PIL images, or preprocessed (N, 3, H, W)
-    logits: torch.Tensor, # (N, C) raw scores for those photos
-    targets, # (N,) actual class indices
+    images: Sequence | torch.Tensor, # All N photos (paths, bytes, PIL images) or (N, 3, H, W)
+    logits: torch.Tensor, # (N, C) raw scores of those photos
+    targets: torch.Tensor | Sequence[int], # (N,) actual classes
     labels: Sequence[str], # C class names
     k: int = 9, # How many photos to show
-    record: ModelRecord | None = None, # Preprocessing of the photos; default: `model.record`
+    record: ModelRecord | None = None, # The photos' preprocessing; default: `model.record`
     model: nn.Module | None = None, # The model, needed for `overlay`
     overlay: bool = False, # Draw the Grad-CAM of the predicted class over each photo
-    alpha: float = 0.5, # Opacity of the overlay
-    columns: int = 3, # Photos per row
-):
-    "The `k` highest-loss photos titled prediction/actual/loss/probability of the actual class; return the figure."
-    import matplotlib.pyplot as plt
+) -> Figure:
+    "The `k` highest-loss photos, titled prediction / actual, loss / probability of actual class."
     record = record or getattr(model, "record", None)
-    if record is None: raise ValueError("plot_top_losses needs the preprocessing record: pass record=... or model=...")
-    if overlay and model is None: raise ValueError("overlay=True needs the model, to compute Grad-CAM.")
-    logits, targets = _as_tensor(logits).float(), _as_tensor(targets).long()
-    losses, indices = top_losses(logits, targets, k)
-    probabilities = logits.softmax(dim=1)
-    batch = torch.stack([images[i] if isinstance(images, torch.Tensor) else preprocess(images[i], record) for i in indices.tolist()])
-    predicted = logits[indices].argmax(dim=1)
-    heatmaps = gradcam(model, batch, predicted) if overlay else None
-    rows = math.ceil(len(indices)/columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(3.2*columns, 3.5*rows), squeeze=False)
-    for axis in axes.flat: axis.axis("off")
-    for position, (row, loss) in enumerate(zip(indices.tolist(), losses.tolist())):
-        axis, photo = axes.flat[position], image_for_display(batch[position], record)
-        axis.imshow(overlay_heatmap(photo, heatmaps[position], alpha) if overlay else photo)
-        axis.set_title(f"{labels[predicted[position]]} / {labels[targets[row]]}\n{loss:.2f} / {probabilities[row, targets[row]]:.2f}", fontsize=10)
-    figure.suptitle("prediction / actual / loss / probability of the actual class" + (" — Grad-CAM of the predicted class" if overlay else ""))
-    figure.tight_layout()
+    if record is None: raise ValueError("plot_top_losses needs record=... or model=...")
+    if overlay and model is None: raise ValueError("overlay=True needs model=..., for Grad-CAM.")
+    losses, rows = top_losses(logits, targets, k)
+    batch = images[rows] if torch.is_tensor(images) else torch.stack([preprocess(images[i], record)
+                                                                      for i in rows.tolist()])
+    predicted, actual = _cpu(logits)[rows].argmax(dim=1), _cpu(targets)[rows]
+    heatmaps = gradcam(model, batch, predicted) if overlay else [None]*len(rows)
+    height = math.ceil(len(rows)/3)
+    figure, axes = plt.subplots(height, 3, figsize=(9, 3.4*height), layout="constrained")
+    for axis in np.ravel(axes): axis.axis("off")
+    shown = zip(np.ravel(axes), batch, heatmaps, predicted, actual, losses)
+    for axis, image, heatmap, guess, truth, loss in shown:
+        photo = _picture(image, record)
+        axis.imshow(photo if heatmap is None else overlay_heatmap(photo, heatmap))
+        axis.set_title(f"{labels[guess]} / {labels[truth]}\n{loss:.2f} / {math.exp(-loss):.2f}")
+    overlaid = "\nover each photo: the Grad-CAM of the predicted class" if overlay else ""
+    figure.suptitle("prediction / actual, loss / probability of the actual class" + overlaid)
     return figure
-
-# %% ../nbs/06_interpret.ipynb #c043
-def image_for_display(
-    image: torch.Tensor, # (3, H, W) preprocessed with `record`
-    record: ModelRecord, # The preprocessing to undo
-) -> np.ndarray:
-    "The (H, W, 3) float image in [0, 1] that `preprocess` turned into `image`."
-    mean, std = torch.tensor(record.mean)[:, None, None], torch.tensor(record.std)[:, None, None]
-    low, high = record.value_range
-    pixels = ((image.detach().float().cpu()*std + mean) - low)/(high - low)
-    return pixels.clamp(0, 1).permute(1, 2, 0).numpy()
 
 # %% ../nbs/06_interpret.ipynb #c046
 @contextmanager
 def captured_activation(
     layer: nn.Module, # The layer whose output we want
-):
-    "Inside the block, `layer`'s output is replaced by a leaf tensor that requires grad, kept as `.activation` of the yielded object."
+) -> Iterator[SimpleNamespace]:
+    "Inside the block, `layer`'s output is a leaf tensor that requires grad, kept as `.activation`."
     capture = SimpleNamespace(activation=None)
     def hook(module, inputs, output):
         capture.activation = output.detach().requires_grad_(True)
-        return capture.activation.clone() # a copy: an in-place operation later in the network must not modify our leaf
+        return capture.activation.clone() # a copy: in-place operations later must not touch it
     handle = layer.register_forward_hook(hook)
     try: yield capture
     finally: handle.remove()
 
-# %% ../nbs/06_interpret.ipynb #c049
-@contextmanager
-def restored_modes(
-    model: nn.Module, # The model to run in eval mode inside the block
-):
-    "Eval mode inside the block; afterwards every sub-module gets back the train/eval mode it had (lesson 4's `preserved_modes`)."
-    with preserved_modes(model):
-        model.eval()
-        yield model
-
 # %% ../nbs/06_interpret.ipynb #c052
 def find_layer(
     model: nn.Module, # The network
-    layer: str | nn.Module | None = None, # A module, a dotted name, or None for the record's `gradcam_layer`
+    layer: str | nn.Module | None = None, # A module, a dotted name, or None: the record's choice
 ) -> nn.Module:
     "The module `layer` of `model`; by default the Grad-CAM layer its record names."
     if isinstance(layer, nn.Module): return layer
-    if layer is None:
-        record = getattr(model, "record", None)
-        if record is None: raise ValueError("The model has no .record to name its Grad-CAM layer: pass layer=... (a module or a dotted name).")
-        layer = record.gradcam_layer
-    for name in (layer, f"body.{layer}"):
-        try: return model.get_submodule(name)
-        except AttributeError: pass
-    convolutions = [name for name, module in model.named_modules() if isinstance(module, nn.Conv2d)]
-    raise KeyError(f"{type(model).__name__} has no layer {layer!r}. Its last convolutions are: {', '.join(convolutions[-3:])}.")
+    name = layer or getattr(getattr(model, "record", None), "gradcam_layer", None)
+    if name is None: raise ValueError("No .record names the model's Grad-CAM layer: pass layer=...")
+    modules = dict(model.named_modules())
+    for candidate in (name, f"body.{name}"):
+        if candidate in modules: return modules[candidate]
+    convolutions = [found for found, module in modules.items() if isinstance(module, nn.Conv2d)]
+    raise KeyError(f"{type(model).__name__} has no layer {name!r}; its last convolutions: "
+                   f"{convolutions[-3:]}")
 
 # %% ../nbs/06_interpret.ipynb #c055
-def _class_indices(target_classes, logits: torch.Tensor) -> torch.Tensor:
-    "One class index per row: the predicted ones if `target_classes` is None, an int broadcast, or a sequence."
-    n_images, n_classes = logits.shape
-    if target_classes is None: return logits.argmax(dim=1)
-    classes = torch.as_tensor(_as_tensor(target_classes), dtype=torch.long, device=logits.device).flatten()
-    if len(classes) == 1: classes = classes.expand(n_images)
-    if len(classes) != n_images: raise ValueError(f"{len(classes)} target classes for {n_images} images.")
-    if classes.min() < 0 or classes.max() >= n_classes: raise ValueError(f"Target classes must lie in 0..{n_classes - 1}, got {classes.tolist()}.")
-    return classes
-
 def gradcam(
     model: nn.Module, # A classifier: (N, 3, H, W) -> (N, C) scores
     images: torch.Tensor, # (N, 3, H, W) preprocessed photos, or one (3, H, W)
-    target_classes=None, # Class index per photo (or one for all); None: the predicted class
-    layer: str | nn.Module | None = None, # The layer to explain; default: the record's `gradcam_layer`
+    target_classes: int | Sequence[int] | None = None, # Per photo, or one for all; None: predicted
+    layer: str | nn.Module | None = None, # The layer to explain; default: the record's choice
 ) -> torch.Tensor:
     "Grad-CAM heatmaps (N, H, W) in [0, 1] at the input resolution, on the CPU."
-    images = images[None] if images.ndim == 3 else images
-    layer = find_layer(model, layer)
-    device = next(model.parameters()).device
-    layout = torch.channels_last if device.type == "cpu" else torch.contiguous_format
-    with torch.inference_mode(False), torch.enable_grad(), restored_modes(model), captured_activation(layer) as capture:
-        logits = model(images.clone().to(device, memory_format=layout))
-        classes = _class_indices(target_classes, logits)
-        score = logits.gather(1, classes[:, None]).sum()
+    images, layer = images[None] if images.ndim == 3 else images, find_layer(model, layer)
+    with (torch.inference_mode(False), torch.enable_grad(), preserved_modes(model),
+          captured_activation(layer) as capture):
+        model.eval()
+        logits = model(to_device(images.clone(), model_device(model)))
+        score = logits.gather(1, _class_indices(target_classes, logits)[:, None]).sum()
         (gradients,) = torch.autograd.grad(score, capture.activation)
     activations = capture.activation.detach()
-    if activations.ndim != 4: raise ValueError(f"Grad-CAM needs a layer with (N, C, h, w) output; this one gives {tuple(activations.shape)}.")
-    channel_weights = gradients.mean(dim=(2, 3), keepdim=True) # step 1: alpha_k, one weight per channel
+    if activations.ndim != 4:
+        raise ValueError(f"Grad-CAM needs an (N, C, h, w) layer output, not {activations.shape}")
+    channel_weights = gradients.mean(dim=(2, 3), keepdim=True) # step 1: a weight per channel
     heatmaps = F.relu((channel_weights*activations).sum(dim=1, keepdim=True)) # steps 2 and 3
-    heatmaps = F.interpolate(heatmaps, size=images.shape[-2:], mode="bilinear", align_corners=False)[:, 0] # step 4
+    heatmaps = F.interpolate(heatmaps, images.shape[-2:], mode="bilinear")[:, 0] # step 4
     low, high = heatmaps.amin(dim=(1, 2), keepdim=True), heatmaps.amax(dim=(1, 2), keepdim=True)
     return ((heatmaps - low)/(high - low).clamp_min(1e-12)).float().cpu()
 
+def _class_indices(target_classes, logits: torch.Tensor) -> torch.Tensor:
+    "A class per row: the predicted ones if `target_classes` is None, else one for all or per row."
+    if target_classes is None: return logits.argmax(dim=1)
+    classes = _cpu(target_classes).long().flatten().to(logits.device)
+    classes = classes.expand(len(logits)) if len(classes) == 1 else classes
+    if len(classes) != len(logits):
+        raise ValueError(f"{len(classes)} target classes for {len(logits)} images.")
+    if classes.min() < 0 or classes.max() >= logits.shape[1]:
+        raise ValueError(f"Target classes must lie in 0..{logits.shape[1] - 1}: {classes.tolist()}")
+    return classes
+
 # %% ../nbs/06_interpret.ipynb #c057
 def overlay_heatmap(
-    image: np.ndarray, # (H, W, 3) float image in [0, 1], e.g. from `image_for_display`
-    heatmap, # (H, W) values in [0, 1], e.g. one row of `gradcam`
+    image: np.ndarray, # (H, W, 3) float image in [0, 1]
+    heatmap: torch.Tensor | np.ndarray, # (H, W) values in [0, 1], e.g. one row of `gradcam`
     alpha: float = 0.5, # Opacity of the heatmap: 0 shows only the photo, 1 only the heatmap
     cmap: str = "viridis", # A perceptually uniform, colour-blind-safe colormap
 ) -> np.ndarray:
     "The photo with the colour-mapped heatmap blended over it, (H, W, 3) in [0, 1]."
-    import matplotlib
     if not 0 <= alpha <= 1: raise ValueError(f"alpha must lie in [0, 1], got {alpha}.")
-    heat = np.asarray(_as_tensor(heatmap), dtype=float)
-    if heat.shape != image.shape[:2]: raise ValueError(f"The heatmap is {heat.shape}, the image {image.shape[:2]}.")
-    colours = matplotlib.colormaps[cmap](np.clip(heat, 0, 1))[..., :3]
+    heat = _cpu(heatmap).double().numpy()
+    if heat.shape != image.shape[:2]:
+        raise ValueError(f"The heatmap is {heat.shape}, the image {image.shape}")
+    colours = matplotlib.colormaps[cmap](heat.clip(0, 1))[..., :3]
     return (1 - alpha)*np.asarray(image, dtype=float) + alpha*colours
 
 # %% ../nbs/06_interpret.ipynb #c059
 def show_gradcam(
     image: torch.Tensor, # (3, H, W) preprocessed photo
-    heatmap, # (H, W) Grad-CAM in [0, 1]
+    heatmap: torch.Tensor | np.ndarray, # (H, W) Grad-CAM in [0, 1]
     record: ModelRecord, # The preprocessing, to show the photo as the model saw it
-    ax=None, # Matplotlib axes; default: a new figure
+    ax: Axes | None = None, # Matplotlib axes; default: a new figure
     alpha: float = 0.5, # Opacity of the heatmap
-    cmap: str = "viridis", # Colour-blind-safe colormap
-    title: str | None = None, # Title above the photo
-):
-    "Draw the photo with its heatmap over it, with a colour bar; return the axes."
-    import matplotlib.pyplot as plt
-    if ax is None: _, ax = plt.subplots(figsize=(4, 4))
-    ax.imshow(overlay_heatmap(image_for_display(image, record), heatmap, alpha, cmap))
-    mappable = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(0, 1))
-    ax.figure.colorbar(mappable, ax=ax, fraction=0.046, pad=0.04, label="Grad-CAM")
-    ax.axis("off")
-    if title: ax.set_title(title, fontsize=10)
+    title: str = "", # Title above the photo
+) -> Axes:
+    "Draw the photo with its heatmap (viridis) over it, with a colour bar; return the axes."
+    if ax is None: _, ax = plt.subplots(figsize=(4, 4), layout="compressed")
+    ax.imshow(overlay_heatmap(_picture(image, record), heatmap, alpha))
+    ax.figure.colorbar(plt.cm.ScalarMappable(plt.Normalize(0, 1)), ax=ax, label="Grad-CAM")
+    ax.set_title(title, fontsize=10); ax.axis("off")
     return ax
 
 # %% ../nbs/06_interpret.ipynb #c064
@@ -338,16 +239,16 @@ def heatmap_mass_inside(
     heatmaps: torch.Tensor, # (N, H, W) or (H, W) non-negative maps
     mask: torch.Tensor, # (H, W) booleans: the region, e.g. where the object is
 ) -> torch.Tensor:
-    "Fraction of each heatmap's total mass that lies inside `mask` (N,) or scalar."
-    heatmaps = _as_tensor(heatmaps).double()
-    return (heatmaps*_as_tensor(mask)).sum(dim=(-2, -1))/heatmaps.sum(dim=(-2, -1)).clamp_min(1e-12)
+    "Fraction of each heatmap's total mass that lies inside `mask`: (N,) or a scalar."
+    heatmaps = _cpu(heatmaps).double()
+    return (heatmaps*_cpu(mask)).sum(dim=(-2, -1))/heatmaps.sum(dim=(-2, -1)).clamp_min(1e-12)
 
 # %% ../nbs/06_interpret.ipynb #c068
 def randomized_copy(
     model: nn.Module, # The trained model (left unchanged)
     seed: int = 0, # Seed of the new random weights
 ) -> nn.Module:
-    "A deep copy of `model` with every layer re-initialised at random (the model-randomisation test)."
+    "A deep copy of `model` with every layer re-initialised at random (for the randomisation test)."
     randomized = copy.deepcopy(model)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -357,84 +258,71 @@ def randomized_copy(
 
 # %% ../nbs/06_interpret.ipynb #c071
 def rank_correlation(
-    first, # A heatmap (any shape)
-    second, # Another heatmap of the same size
+    first: torch.Tensor | np.ndarray, # A heatmap (any shape)
+    second: torch.Tensor | np.ndarray, # Another heatmap with as many pixels
 ) -> float:
     "Spearman rank correlation of the two maps' pixels (ties get their average rank)."
     from scipy.stats import spearmanr
-    first, second = np.asarray(_as_tensor(first), dtype=float).ravel(), np.asarray(_as_tensor(second), dtype=float).ravel()
-    if first.shape != second.shape: raise ValueError(f"The maps have {first.size} and {second.size} pixels.")
-    return float(spearmanr(first, second).statistic)
+    first, second = _cpu(first).double().flatten(), _cpu(second).double().flatten()
+    if first.shape != second.shape:
+        raise ValueError(f"The maps have {len(first)} and {len(second)} pixels")
+    return float(spearmanr(first.numpy(), second.numpy()).statistic)
 
 # %% ../nbs/06_interpret.ipynb #c078
 class GradCAMViewer:
-    "Pick a photo and a class, see the Grad-CAM: an ipywidgets front end to `gradcam`."
+    "Pick a photo and a class, see its Grad-CAM: an ipywidgets front end to `gradcam`."
     def __init__(self,
         model: nn.Module, # The classifier to explain
-        images: dict, # name -> path or PIL image
-        labels: Sequence[str] | None = None, # Class names; default: `model.class_names` or the record's labels
+        images: dict, # name -> path, file bytes or PIL image
+        labels: Sequence[str] | None = None, # Class names; default: the model's or its record's
         record: ModelRecord | None = None, # Preprocessing; default: `model.record`
-        k: int = 5, # Classes offered: the k most probable (all of them if there are at most 20)
+        k: int = 5, # Classes offered: the k most probable
         layer: str | nn.Module | None = None, # Grad-CAM layer; default: the record's
         alpha: float = 0.5, # Initial opacity of the heatmap
     ):
         import ipywidgets as widgets
-        self.model, self.images, self.k, self.layer = model, dict(images), k, layer
-        self.record = record or model.record
+        self.model, self.k, self.layer, self.record = model, k, layer, record or model.record
         self.labels = list(labels or getattr(model, "class_names", None) or self.record.labels)
-        self._tensors, self._showing = {}, False
-        self.heatmap = self.figure = self.class_index = None
-        self.image_picker = widgets.Dropdown(options=list(self.images), description="Photo:")
-        self.class_picker = widgets.Dropdown(description="Class:", layout=widgets.Layout(width="320px"))
-        self.alpha_slider = widgets.FloatSlider(value=alpha, min=0, max=1, step=0.05, description="Opacity:")
-        self.output = widgets.Output()
-        self.image_picker.observe(lambda change: self.show(change["new"]), names="value")
-        self.class_picker.observe(lambda change: self._showing or self.show(self.image_picker.value, change["new"]), names="value")
-        self.alpha_slider.observe(lambda change: self._draw(), names="value")
-        self.widget = widgets.VBox([widgets.HBox([self.image_picker, self.class_picker, self.alpha_slider]), self.output])
+        self.photos = {name: preprocess(image, self.record) for name, image in images.items()}
+        self.image_picker = widgets.Dropdown(options=list(self.photos), description="Photo")
+        self.class_picker = widgets.Dropdown(description="Class", layout={"width": "320px"})
+        self.alpha_slider = widgets.FloatSlider(alpha, min=0, max=1, description="Opacity")
+        self.output, self._updating = widgets.Output(), False
+        self.image_picker.observe(lambda change: self._updating or self.show(change.new), "value")
+        self.class_picker.observe(lambda change: self._updating or self.show(
+            self.image_picker.value, change.new), "value")
+        self.alpha_slider.observe(lambda change: self._draw(), "value")
+        controls = widgets.HBox([self.image_picker, self.class_picker, self.alpha_slider])
+        self.widget = widgets.VBox([controls, self.output])
         self.show(self.image_picker.value)
-
-    def tensor(self, name: str) -> torch.Tensor:
-        "The preprocessed photo `name` (cached)."
-        if name not in self._tensors: self._tensors[name] = preprocess(self.images[name], self.record)
-        return self._tensors[name]
-
-    def class_options(self, name: str) -> list[tuple[str, int]]:
-        "(label with probability, class index) for the classes offered for photo `name`, most probable first."
-        probabilities = predict_logits(self.model, [self.images[name]], self.record)[0].softmax(dim=0)
-        order = probabilities.argsort(descending=True)
-        if len(self.labels) > 20: order = order[:self.k]
-        return [(f"{self.labels[i]} ({probabilities[i]:.1%})", int(i)) for i in order]
 
     def show(self,
         name: str, # Which photo
         class_index: int | None = None, # Which class; default: the most probable
     ) -> torch.Tensor:
         "Compute and draw the Grad-CAM of photo `name` for `class_index`; return the heatmap."
-        self._showing = True
+        probabilities = infer(self.model, [self.photos[name][None]])[0].softmax(dim=0)
+        offered = probabilities.argsort(descending=True)[:self.k].tolist()
+        self.class_index = offered[0] if class_index is None else int(class_index)
+        options = [(f"{self.labels[i]} ({probabilities[i]:.1%})", i)
+                   for i in dict.fromkeys([*offered, self.class_index])]
+        self._updating = True # move the pickers without calling `show` again
         try:
-            options = self.class_options(name)
-            class_index = options[0][1] if class_index is None else int(class_index)
-            if class_index not in [index for _, index in options]: options.append((self.labels[class_index], class_index))
-            self.image_picker.value, self.class_picker.options, self.class_picker.value = name, options, class_index
-        finally: self._showing = False
-        self.class_index = class_index
-        self.heatmap = gradcam(self.model, self.tensor(name), class_index, self.layer)[0]
+            self.image_picker.value, self.class_picker.options = name, options
+            self.class_picker.value = self.class_index
+        finally: self._updating = False
+        self.heatmap = gradcam(self.model, self.photos[name], self.class_index, self.layer)[0]
         self._draw()
         return self.heatmap
 
     def _draw(self):
-        import matplotlib.pyplot as plt
         from IPython.display import display
-        if self.heatmap is None: return
         self.output.clear_output(wait=True)
         with self.output:
-            figure, axis = plt.subplots(figsize=(4.5, 4.5))
-            show_gradcam(self.tensor(self.image_picker.value), self.heatmap, self.record, ax=axis, alpha=self.alpha_slider.value,
-                         title=f"{self.image_picker.value}: Grad-CAM of '{self.labels[self.class_index]}'")
-            display(figure)
-            plt.close(figure)
-        self.figure = figure
+            self.figure, axis = plt.subplots(figsize=(4.5, 4.5), layout="compressed")
+            show_gradcam(self.photos[self.image_picker.value], self.heatmap, self.record, ax=axis,
+                         alpha=self.alpha_slider.value, title=f"'{self.labels[self.class_index]}'")
+            display(self.figure); plt.close(self.figure)
 
     def _ipython_display_(self):
         from IPython.display import display
