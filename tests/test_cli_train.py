@@ -2,12 +2,11 @@
 import json
 
 import pytest
-import torch
 
 from conftest import run_cli
 from transfer_course.core import find_dataset
-from transfer_course.finetune import ProbeEnsemble, create_probe_ensemble, default_members, export, fit_linear_classifier, load_exported
-from transfer_course.train import create_transfer_model, evaluate, linear_head
+from transfer_course.recipes import ProbeEnsemble, default_members, load_exported
+from transfer_course.train import evaluate
 
 
 def link_photos(source_dir, target_dir, per_class):
@@ -57,23 +56,6 @@ def test_predict_with_the_exported_model_uses_the_new_classes(trained):
         assert sum(g["prob"] for g in entry["top"]) == pytest.approx(1, abs=1e-4)
 
 
-def test_export_roundtrip_is_exact_and_loads_safely(tmp_path):
-    model = create_transfer_model("efficientnet_lite0", ["x", "y", "z"], head="mlp", size=64, device="cpu", hidden=32)
-    path = export(model, tmp_path/"m.pt", metadata={"accuracy": 0.5})
-    loaded = load_exported(path, device="cpu")
-    assert loaded.class_names == ("x", "y", "z") and loaded.record == model.record and not loaded.training
-    assert loaded.head_config == {"kind": "mlp", "hidden": 32} and loaded.metadata == {"accuracy": 0.5}
-    images = torch.randn(2, 3, 64, 64)
-    with torch.no_grad(): torch.testing.assert_close(loaded(images), model(images))
-    payload = torch.load(path, weights_only=True)  # plain data only: loads without unpickling code
-    assert isinstance(payload["record"], dict) and payload["format"].startswith("transfer_course.export/")
-    assert loaded.flip_tta is False
-    model.flip_tta = True
-    mirrored = load_exported(export(model, tmp_path/"tta.pt"), device="cpu")
-    assert mirrored.flip_tta is True
-    with torch.no_grad(): torch.testing.assert_close(mirrored(images), (model.eval().head(model.body(images)) + model.head(model.body(images.flip(-1))))/2)
-
-
 def test_train_layouts_and_clear_errors(tmp_path):
     empty = tmp_path/"empty"; empty.mkdir()
     result = run_cli("train", empty)
@@ -89,6 +71,22 @@ def test_train_layouts_and_clear_errors(tmp_path):
     link_photos(find_dataset("clothing_small_5cls")/"valid", odd/"valid", per_class=1)
     result = run_cli("train", odd)
     assert result.returncode == 2 and "Validation classes not in the training folder" in result.stderr
+
+
+@pytest.mark.parametrize("layout", ["flat", "train_valid"])
+def test_a_single_class_is_refused_before_training(tmp_path, layout):
+    "One class folder would train a one-class model that is always 'right': exit 2 with a message saying why."
+    ants = find_dataset("hymenoptera")
+    parts = {"flat": {"": "train"}, "train_valid": {"train": "train", "valid": "val"}}[layout]
+    for target, source in parts.items():
+        (tmp_path/"one"/target/"ants").mkdir(parents=True)
+        for photo in sorted((ants/source/"ants").glob("*.jpg"))[:4]: (tmp_path/"one"/target/"ants"/photo.name).symlink_to(photo)
+    out = tmp_path/"one.pt"
+    extra = ["--valid-pct", "0.25"] if layout == "flat" else []
+    result = run_cli("train", tmp_path/"one", *extra, "--size", "64", "--out", out, "--device", "cpu")
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "a classifier needs at least two classes" in result.stderr and "ants" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and not out.exists() and result.stdout == ""
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +115,7 @@ def test_default_recipe_is_the_probe_ensemble(ensemble_run):
 
 def test_exported_ensemble_predicts_as_measured(ensemble_run):
     "The file on disk, evaluated again on the validation photos, gives the accuracy and loss the command reported."
-    from transfer_course.train import ImageData, split_image_folders
+    from transfer_course.data import ImageData, split_image_folders
     root, out, result = ensemble_run
     summary, model = json.loads(result.stdout), load_exported(out, device="cpu")
     data = ImageData(split_image_folders(root), model.record, batch_size=16, seed=0)
@@ -143,38 +141,3 @@ def test_recipe_options_do_not_mix(tmp_path):
         assert refused.returncode == 2 and "ARCH@SIZE" in refused.stderr, refused.stderr
     unknown = run_cli("train", flat, "--recipe", "magic")
     assert unknown.returncode == 2 and "invalid choice" in unknown.stderr
-
-
-def test_probe_ensemble_export_roundtrip_and_averaging(tmp_path):
-    "Members of different bodies, sizes and normalisations (Lite0: 0.5/0.5, ResNet-18: ImageNet statistics) average as promised."
-    torch.manual_seed(0)
-    ensemble = create_probe_ensemble(["efficientnet_lite0@64", "efficientnet_lite0@80"], ["x", "y", "z"], pretrained=False, device="cpu")
-    for head in ensemble.heads.values(): torch.nn.init.normal_(head.fc.weight)
-    images = torch.randn(2, 3, 80, 80)
-    with torch.no_grad():
-        small = torch.nn.functional.interpolate(images, size=(64, 64), mode="bilinear", antialias=True, align_corners=False)
-        body, heads = ensemble.bodies["efficientnet_lite0"], ensemble.heads
-        by_hand = sum(heads[f"efficientnet_lite0@{s}"](body(v)).softmax(1) for s, x in ((64, small), (80, images)) for v in (x, x.flip(-1)))/4
-        torch.testing.assert_close(ensemble(images).exp(), by_hand, rtol=1e-5, atol=1e-6)
-        loaded = load_exported(export(ensemble, tmp_path/"e.pt", metadata={"a": 1}), device="cpu")
-        torch.testing.assert_close(loaded(images), ensemble(images))
-    assert loaded.members == ensemble.members and loaded.class_names == ("x", "y", "z") and loaded.metadata == {"a": 1}
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["e.pt"]
-    with pytest.raises(ValueError, match="largest member"): ProbeEnsemble(ensemble.bodies, {"efficientnet_lite0@64": heads["efficientnet_lite0@64"]}, loaded.record, ["x", "y", "z"])
-    with pytest.raises(ValueError, match="No body for resnet18"): ProbeEnsemble(ensemble.bodies, {"resnet18@80": heads["efficientnet_lite0@80"]}, loaded.record, ["x"])
-
-
-def test_fit_linear_classifier_is_regularised_logistic_regression():
-    "Separable data: perfect training accuracy; a smaller C shrinks the weights; the gradient of the objective vanishes."
-    generator = torch.Generator().manual_seed(0)
-    centres = torch.randn(3, 8, generator=generator)*4
-    labels = torch.arange(3).repeat_interleave(20)
-    features = centres[labels] + torch.randn(60, 8, generator=generator)
-    strong, weak = fit_linear_classifier(features, labels, 3, c=100.0), fit_linear_classifier(features, labels, 3, c=0.01)
-    assert (strong(features).argmax(1) == labels).all()
-    assert weak.weight.norm() < strong.weight.norm() / 3
-    weight, bias = strong.weight.clone().requires_grad_(), strong.bias.clone().requires_grad_()
-    objective = torch.nn.functional.cross_entropy(features @ weight.T + bias, labels) + weight.pow(2).sum()/(2*100.0*60)
-    objective.backward()
-    assert weight.grad.abs().max() < 1e-4 and bias.grad.abs().max() < 1e-4
-    with pytest.raises(ValueError, match="as many labels"): fit_linear_classifier(features, labels[:5], 3)

@@ -1,4 +1,4 @@
-"""Find a learning rate, unfreeze the body, give early layers smaller learning rates than late ones, fine-tune with one-cycle like fastai's `fine_tune`, compare with fastai itself on the same model and photos, measure all of it against the honest baseline (a linear probe) and beat it, then export the model and train from the command line.
+"""Find a learning rate, unfreeze the pretrained body with smaller rates for early layers than for late ones, run fastai's `fine_tune` recipe (ours and fastai's, side by side), and measure whether unfreezing pays on a few hundred photos.
 
 Docs: https://transfer-course.github.io/transfer_course/unfreeze.html.md"""
 
@@ -6,109 +6,129 @@ Docs: https://transfer-course.github.io/transfer_course/unfreeze.html.md"""
 
 # %% ../nbs/05_unfreeze.ipynb #c002
 from __future__ import annotations
-import argparse, copy, json, math, sys, time, warnings
-from dataclasses import asdict, dataclass, field, fields, replace
-from pathlib import Path
-from typing import Sequence
+import copy, math, time
+from dataclasses import dataclass
+from typing import Iterable, Iterator, Sequence
 
 import torch
+from fastcore.basics import patch
 from torch import nn
-from torch.utils.data import DataLoader
 
-from .core import load_settings, seed_everything
-from .pretrained import MODELS, ModelRecord, get_record
-from .core import choose_device
-from .train import (DataError, accuracy, evaluate, History, ImageData, ImageSplit, TransferModel, create_transfer_model, default_loss,
-    fit, fit_head_cached, freeze, freeze_to, group_parameters, layer_groups, linear_head, model_device, parameter_groups, per_class_accuracy,
-    preserved_modes,
-    split_image_folders, to_device, train_mode, unfreeze)
+from .data import ImageData, ImageSplit
+from .engine import grad_scaler, model_device, preserved_modes, train_step
+from .records import ModelRecord, load_pretrained
+from .train import (History, TransferModel, default_loss, fit, fit_head_cached,
+                                   freeze, freeze_to, group_parameters, layer_groups,
+                                   parameter_groups, train_mode, unfreeze)
 
 # %% auto #0
-__all__ = ['DEFAULT_PARTNER', 'EXPORT_FORMAT', 'RECIPES', 'valley', 'LRFinderResult', 'lr_find', 'FineTuneResult', 'fine_tune',
-           'gradual_unfreeze', 'fastai_architecture', 'fastai_splitter', 'fastai_dataloaders', 'fastai_learner',
-           'fit_linear_classifier', 'resize_batch', 'mirror_views', 'renormalize', 'parse_member', 'ProbeEnsemble',
-           'default_members', 'member_features', 'create_probe_ensemble', 'fit_probe_ensemble', 'record_to_dict',
-           'record_from_dict', 'export', 'load_exported', 'train_from_folders', 'add_cli_commands']
+__all__ = ['smooth_losses', 'valley', 'LRFinderResult', 'finder_result', 'lr_find', 'FineTuneResult', 'fine_tune',
+           'gradual_unfreeze', 'fastai_architecture', 'fastai_splitter', 'fastai_dataloaders', 'fastai_learner']
 
-# %% ../nbs/05_unfreeze.ipynb #c007
+# %% ../nbs/05_unfreeze.ipynb #c008
+def smooth_losses(
+    losses: Sequence[float], # Raw losses, one per step
+    beta: float = 0.98, # Weight of the past in the exponential moving average
+) -> list[float]:
+    "Exponential moving average of `losses`, bias-corrected (the first values are not pulled to 0)."
+    average, smoothed = 0.0, []
+    for step, loss in enumerate(losses):
+        average = beta*average + (1 - beta)*loss
+        smoothed.append(average/(1 - beta**(step + 1)))
+    return smoothed
+
+# %% ../nbs/05_unfreeze.ipynb #c011
 def valley(
     lrs: Sequence[float], # Learning rates of the sweep
     losses: Sequence[float], # Smoothed losses at those rates
 ) -> float:
-    "fastai's suggestion: about half-way along the longest (not necessarily contiguous) run of decreasing losses."
+    "fastai's suggestion: about half-way along the longest run of decreasing losses (gaps allowed)."
     n = len(losses)
     run_length, start, end = [1]*n, 0, 0  # run_length[i]: longest decreasing sequence ending at i
     for i in range(1, n):
         for j in range(i):
-            if losses[i] < losses[j] and run_length[i] < run_length[j] + 1: run_length[i] = run_length[j] + 1
+            if losses[i] < losses[j] and run_length[i] < run_length[j] + 1:
+                run_length[i] = run_length[j] + 1
             if run_length[end] < run_length[i]: end, start = i, i - run_length[i]
     sections = (end - start)/3
     return float(lrs[start + int(sections) + int(sections/2)])
 
-# %% ../nbs/05_unfreeze.ipynb #c008
+# %% ../nbs/05_unfreeze.ipynb #c015
 @dataclass
 class LRFinderResult:
-    "The learning-rate range test: rates, smoothed losses, and a suggested rate."
+    "The learning-rate range test: rates, smoothed losses, and suggested rates."
     lrs: list[float] # Learning rate of each step
     losses: list[float] # Smoothed training loss after each step
     suggestion: float # `valley` of the curve
     minimum_over_10: float # The rate of the lowest loss, divided by 10 (another common rule)
 
-    def plot(self, title: str = "learning-rate finder"):
-        "Loss against learning rate (log scale) with the suggestions marked. Returns the figure."
-        import matplotlib.pyplot as plt
-        figure, axis = plt.subplots(figsize=(6, 3.2))
-        axis.plot(self.lrs, self.losses); axis.set_xscale("log")
-        axis.axvline(self.suggestion, color="C1", ls="--", label=f"valley {self.suggestion:.1e}")
-        axis.axvline(self.minimum_over_10, color="C2", ls=":", label=f"minimum/10 {self.minimum_over_10:.1e}")
-        axis.set_xlabel("learning rate"); axis.set_ylabel("smoothed loss"); axis.set_title(title); axis.legend()
-        figure.tight_layout()
-        return figure
+def finder_result(
+    lrs: Sequence[float], # Learning rate of each step
+    losses: Sequence[float], # Smoothed loss of each step
+) -> LRFinderResult:
+    "The curve and its suggestions, ignoring the first tenth (noise) and the last three steps."
+    cut = max(1, len(losses)//10)
+    kept_lrs, kept_losses = list(lrs[cut:-3]) or list(lrs), list(losses[cut:-3]) or list(losses)
+    lowest = kept_lrs[min(range(len(kept_losses)), key=kept_losses.__getitem__)]
+    return LRFinderResult(list(lrs), list(losses), valley(kept_lrs, kept_losses), lowest/10)
 
+# %% ../nbs/05_unfreeze.ipynb #c019
+@patch
+def plot(
+    self: LRFinderResult,
+    title: str = "learning-rate finder", # Title of the figure
+):
+    "Loss against learning rate (log scale) with the two suggestions marked. Returns the figure."
+    import matplotlib.pyplot as plt
+    figure, axis = plt.subplots(figsize=(6, 3.2), layout="tight")
+    axis.plot(self.lrs, self.losses); axis.set_xscale("log")
+    for rate, colour, style, name in ((self.suggestion, "C1", "--", "valley"),
+                                      (self.minimum_over_10, "C2", ":", "minimum/10")):
+        axis.axvline(rate, color=colour, ls=style, label=f"{name} {rate:.1e}")
+    axis.set(xlabel="learning rate", ylabel="smoothed loss", title=title); axis.legend()
+    return figure
+
+# %% ../nbs/05_unfreeze.ipynb #c021a
+def _cycle(batches: Iterable) -> Iterator:
+    "The batches again and again; an error if there are none."
+    while True:
+        empty = True
+        for batch in batches: empty = False; yield batch
+        if empty: raise ValueError("lr_find: the training loader has no batches.")
+
+# %% ../nbs/05_unfreeze.ipynb #c022
 def lr_find(
     model: nn.Module, # The model to probe (restored afterwards)
-    train_loader: DataLoader, # Training batches (cycled if shorter than `steps`)
+    train_loader: Iterable, # (inputs, targets) batches, cycled if fewer than `steps`
     start_lr: float = 1e-7, # First learning rate
     end_lr: float = 10.0, # Last learning rate
     steps: int = 100, # Number of steps of the sweep
-    smoothing: float = 0.98, # Exponential smoothing of the loss (bias-corrected)
+    smoothing: float = 0.98, # `beta` of `smooth_losses`
     stop_factor: float = 4.0, # Stop when the smoothed loss exceeds this multiple of the best one
-    lr_groups: Sequence[float] | None = None, # Relative rate of each parameter group (discriminative); default: equal
+    lr_groups: Sequence[float] | None = None, # Relative rate of each group (default: equal)
     loss_fn: nn.Module | None = None, # Default: `default_loss(model)`
 ) -> LRFinderResult:
-    "Leslie Smith's range test: exponentially growing learning rate, smoothed loss, suggestion. Weights and modes restored."
-    device, loss_fn = model_device(model), loss_fn or default_loss(model)
-    saved = copy.deepcopy(model.state_dict())
-    relative = list(lr_groups) if lr_groups is not None else None
-    groups = parameter_groups(model, relative if relative is not None else 1.0)
+    "Leslie Smith's range test: growing rate, smoothed loss, suggestions; weights restored."
+    saved, loss_fn = copy.deepcopy(model.state_dict()), loss_fn or default_loss(model)
+    groups = parameter_groups(model, lr_groups or 1.0)
     optimizer = torch.optim.AdamW(groups, lr=start_lr, weight_decay=0.01)
-    base = [group["lr"] for group in optimizer.param_groups]
-    lrs, losses, average, best = [], [], 0.0, math.inf
+    relative, scaler = [group["lr"] for group in groups], grad_scaler(model_device(model))
+    lrs, losses = [], []
     with preserved_modes(model):
         train_mode(model)
-        batches = iter(train_loader)
-        for step in range(steps):
-            lr = start_lr*(end_lr/start_lr)**(step/max(1, steps - 1))
-            for group, scale in zip(optimizer.param_groups, base): group["lr"] = lr*scale
-            try: inputs, targets = next(batches)
-            except StopIteration: batches = iter(train_loader); inputs, targets = next(batches)
-            loss = loss_fn(model(to_device(inputs, device)), targets.to(device))
-            optimizer.zero_grad(set_to_none=True); loss.backward(); optimizer.step()
-            average = smoothing*average + (1 - smoothing)*loss.item()
-            smoothed = average/(1 - smoothing**(step + 1))
-            lrs.append(lr); losses.append(smoothed)
-            best = min(best, smoothed)
-            if not math.isfinite(smoothed) or smoothed > stop_factor*best: break
+        for step, (inputs, targets) in zip(range(steps), _cycle(train_loader)):
+            lrs.append(start_lr*(end_lr/start_lr)**(step/max(1, steps - 1)))
+            for group, scale in zip(optimizer.param_groups, relative): group["lr"] = lrs[-1]*scale
+            losses.append(train_step(model, inputs, targets, loss_fn, optimizer, scaler)[0])
+            smoothed = smooth_losses(losses, smoothing)
+            if not math.isfinite(smoothed[-1]) or smoothed[-1] > stop_factor*min(smoothed): break
     model.load_state_dict(saved)
-    cut = max(1, len(losses)//10)  # like fastai, ignore the first tenth (noisy) and the explosion at the end
-    trimmed_lrs, trimmed_losses = lrs[cut:-3] or lrs, losses[cut:-3] or losses
-    minimum = trimmed_lrs[min(range(len(trimmed_losses)), key=trimmed_losses.__getitem__)]
-    return LRFinderResult(lrs, losses, valley(trimmed_lrs, trimmed_losses), minimum/10)
+    return finder_result(lrs, smooth_losses(losses, smoothing))
 
-# %% ../nbs/05_unfreeze.ipynb #c022
+# %% ../nbs/05_unfreeze.ipynb #c035
 @dataclass
 class FineTuneResult:
-    "The two phases of `fine_tune`: their histories and wall times, and which phase's weights were kept."
+    "The two phases of `fine_tune`: histories, wall times, and which phase's weights were kept."
     frozen: History # Head on cached (or uncached) features
     unfrozen: History | None # Whole network; None when epochs == 0
     seconds: dict # Wall time per phase: features, frozen, unfrozen
@@ -119,7 +139,7 @@ class FineTuneResult:
         "Validation metrics of the weights the model has now."
         return (self.unfrozen if self.kept == "unfrozen" else self.frozen).best
 
-# %% ../nbs/05_unfreeze.ipynb #c023
+# %% ../nbs/05_unfreeze.ipynb #c038
 def fine_tune(
     model: TransferModel, # A model from `create_transfer_model`
     data: ImageData, # Decoded photos (plain loader for caching, augmented for the unfrozen phase)
@@ -131,72 +151,78 @@ def fine_tune(
     div_factor: float = 5.0, # Starting rate = peak/div_factor in the unfrozen phase
     cache: bool = True, # Train the frozen phase on cached features
     augment: bool = True, # Augment the unfrozen phase's training photos
-    keep_best: bool = True, # Keep the frozen-phase weights if the unfrozen phase ends with a worse validation loss
+    keep_best: bool = True, # Keep the frozen phase's weights if unfreezing ends worse (valid loss)
     patience: int | None = None, # Early stopping patience (both phases)
     progress: bool = True, # Progress bars
 ) -> FineTuneResult:
-    "fastai's `fine_tune` recipe: frozen head phase (cached), then the unfrozen network with discriminative rates."
-    seconds = {}
+    "fastai's `fine_tune`: head on a frozen body (cached), then everything, discriminative rates."
+    seconds, started = {}, time.perf_counter()
     freeze(model, train_bn=False)
-    started = time.perf_counter()
     if cache:
-        frozen = fit_head_cached(model, data.train_loader(augment=False), data.valid_loader(), freeze_epochs, lr=base_lr,
-                                 pct_start=0.99, patience=patience, progress=progress)
+        frozen = fit_head_cached(model, data.train_loader(augment=False), data.valid_loader(),
+                                 freeze_epochs, lr=base_lr, pct_start=0.99, patience=patience,
+                                 progress=progress)
         seconds["features"] = frozen.feature_seconds
-    else: frozen = fit(model, data.train_loader(augment=augment), data.valid_loader(), freeze_epochs, lr=slice(base_lr), pct_start=0.99, patience=patience, progress=progress)
+    else: frozen = fit(model, data.train_loader(augment=augment), data.valid_loader(),
+                       freeze_epochs, lr=slice(base_lr), pct_start=0.99, patience=patience,
+                       progress=progress)
     seconds["frozen"] = time.perf_counter() - started
     if epochs == 0: return FineTuneResult(frozen, None, seconds, "frozen")
     frozen_state = {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
-    base_lr /= 2
     unfreeze(model)
-    started = time.perf_counter()
-    unfrozen = fit(model, data.train_loader(augment=augment), data.valid_loader(), epochs, lr=slice(base_lr/lr_mult, base_lr),
-                   pct_start=pct_start, div_factor=div_factor, patience=patience, progress=progress)
+    started, base_lr = time.perf_counter(), base_lr/2
+    unfrozen = fit(model, data.train_loader(augment=augment), data.valid_loader(), epochs,
+                   lr=slice(base_lr/lr_mult, base_lr), pct_start=pct_start, div_factor=div_factor,
+                   patience=patience, progress=progress)
     seconds["unfrozen"] = time.perf_counter() - started
-    kept = "unfrozen"
     if keep_best and unfrozen.best["valid_loss"] > frozen.best["valid_loss"]:
-        model.load_state_dict(frozen_state); kept = "frozen"
-    if kept == "frozen": freeze(model)
-    return FineTuneResult(frozen, unfrozen, seconds, kept)
+        model.load_state_dict(frozen_state); freeze(model)
+        return FineTuneResult(frozen, unfrozen, seconds, "frozen")
+    return FineTuneResult(frozen, unfrozen, seconds, "unfrozen")
 
-# %% ../nbs/05_unfreeze.ipynb #c026
+# %% ../nbs/05_unfreeze.ipynb #c048
 def gradual_unfreeze(
     model: TransferModel, # A model from `create_transfer_model`
     data: ImageData, # Decoded photos
-    lr: float | slice = slice(1e-5, 1e-3), # Rates per group (discriminative), the same at every stage
+    lr: float | slice = slice(1e-5, 1e-3), # Rates per group (discriminative), same at every stage
     epochs_per_stage: int = 1, # Epochs after each unfreezing step
     augment: bool = True, # Augment training photos
     progress: bool = True, # Progress bars
 ) -> list[History]:
-    "Train the head, then unfreeze one more group (last first) and train again, until all groups train."
-    histories = []
-    n_groups = len(layer_groups(model))
-    for frozen_groups in range(n_groups - 1, -1, -1):
+    "Train the head, then unfreeze one more group (last first) and train again, until all train."
+    histories, train, valid = [], data.train_loader(augment=augment), data.valid_loader()
+    for frozen_groups in range(len(layer_groups(model)) - 1, -1, -1):
         freeze_to(model, frozen_groups)
-        histories.append(fit(model, data.train_loader(augment=augment), data.valid_loader(), epochs_per_stage, lr=lr, progress=progress))
+        histories.append(fit(model, train, valid, epochs_per_stage, lr=lr, progress=progress))
     return histories
 
-# %% ../nbs/05_unfreeze.ipynb #c029
-def fastai_architecture(name: str):
-    "An architecture function for fastai's `vision_learner`: returns our offline pretrained `name` (on the CPU)."
-    from transfer_course.pretrained import load_pretrained
+# %% ../nbs/05_unfreeze.ipynb #c051
+def fastai_architecture(
+    name: str, # A name in `records.MODELS`
+):
+    "An architecture function for fastai's `vision_learner`: our offline pretrained `name`."
     def architecture(pretrained: bool = True) -> nn.Module:
-        if not pretrained: raise ValueError("This architecture function only provides pretrained weights.")
+        if not pretrained: raise ValueError("This architecture only provides pretrained weights.")
         return load_pretrained(name, device="cpu")
     architecture.__name__ = name
     return architecture
 
-def fastai_splitter(record: ModelRecord):
-    "A fastai splitter for `nn.Sequential(body, head)` following the record's layer groups (body children named or numbered)."
+# %% ../nbs/05_unfreeze.ipynb #c054
+def fastai_splitter(
+    record: ModelRecord, # Its layer groups define the parameter groups
+):
+    "A fastai splitter for `nn.Sequential(body, head)` following the record's layer groups."
     def splitter(model: nn.Module) -> list[list[nn.Parameter]]:
-        child_name = dict(zip(record.body, (name for name, _ in model[0].named_children())))  # fastai numbers them 0, 1, ...
+        child_name = dict(zip(record.body, (name for name, _ in model[0].named_children())))
         def rename(prefix: str) -> str:
             first, *rest = prefix.split(".")
             return ".".join(["0", child_name[first], *rest])
-        body = group_parameters(model[0].named_parameters(prefix="0"), [[rename(p) for p in group] for group in record.layer_groups[:-1]])
+        names = [[rename(prefix) for prefix in group] for group in record.layer_groups[:-1]]
+        body = group_parameters(model[0].named_parameters(prefix="0"), names)
         return [[p for _, p in group] for group in body] + [list(model[1].parameters())]
     return splitter
 
+# %% ../nbs/05_unfreeze.ipynb #c057
 def fastai_dataloaders(
     split: ImageSplit, # Which files (the same split as ours)
     record: ModelRecord, # Size and statistics (use the model's record, sized for training)
@@ -204,356 +230,27 @@ def fastai_dataloaders(
     num_workers: int = 0, # fastai's data workers (its default is the number of CPUs)
     augment: bool = True, # Random-resized crops and flips for training (as ours)
 ):
-    "fastai DataLoaders over exactly the files of `split`: RandomResizedCrop + flip, normalised with the record's statistics."
-    from fastai.vision.all import (CategoryBlock, DataBlock, Flip, ImageBlock, IndexSplitter, Normalize, RandomResizedCrop, Resize, tensor)
+    "fastai DataLoaders over exactly the files of `split`: crops, flips, the record's statistics."
+    from fastai.vision.all import (CategoryBlock, DataBlock, Flip, ImageBlock, IndexSplitter,
+                                   Normalize, RandomResizedCrop, Resize, tensor)
     paths = [path for path, _ in split.train + split.valid]
     label_of = {path: split.classes[label] for path, label in split.train + split.valid}
-    def class_of(path: Path) -> str: return label_of[path]
-    block = DataBlock(blocks=(ImageBlock, CategoryBlock(vocab=split.classes)), get_y=class_of,
-                      splitter=IndexSplitter(list(range(len(split.train), len(paths)))),
-                      item_tfms=RandomResizedCrop(record.input_size, min_scale=0.35) if augment else Resize(record.input_size),
-                      batch_tfms=([Flip()] if augment else []) + [Normalize.from_stats(tensor(record.mean), tensor(record.std))])
+    size = record.input_size
+    crop = RandomResizedCrop(size, min_scale=0.35) if augment else Resize(size)
+    statistics = Normalize.from_stats(tensor(record.mean), tensor(record.std))
+    validation = IndexSplitter(list(range(len(split.train), len(paths))))
+    block = DataBlock(blocks=(ImageBlock, CategoryBlock(vocab=split.classes)),
+                      get_y=label_of.__getitem__, splitter=validation, item_tfms=crop,
+                      batch_tfms=([Flip()] if augment else []) + [statistics])
     return block.dataloaders(paths, bs=batch_size, num_workers=num_workers)
 
+# %% ../nbs/05_unfreeze.ipynb #c059
 def fastai_learner(
     dls, # From `fastai_dataloaders`
     record: ModelRecord, # The pretrained model (its name is loaded offline)
     train_bn: bool = True, # fastai's default: BatchNorm of the frozen body trains
 ):
-    "fastai's `vision_learner` on our offline model, record-based splitter, accuracy metric, frozen."
+    "fastai's `vision_learner` on our offline model, the record's splitter, accuracy, frozen."
     from fastai.vision.all import accuracy, vision_learner
     return vision_learner(dls, fastai_architecture(record.name), normalize=False, pretrained=True,
                           splitter=fastai_splitter(record), metrics=accuracy, train_bn=train_bn)
-
-# %% ../nbs/05_unfreeze.ipynb #c047
-def fit_linear_classifier(
-    features: torch.Tensor, # (n, d) training features
-    labels: torch.Tensor, # (n,) class indices
-    n_classes: int, # Number of classes
-    c: float = 1.0, # Inverse regularisation strength, as scikit-learn's `C` (smaller: simpler weights)
-    max_iter: int = 500, # L-BFGS iterations at most
-) -> nn.Linear:
-    "Multinomial logistic regression (scikit-learn's objective) as an `nn.Linear`, trained to convergence with L-BFGS."
-    if len(features) != len(labels) or len(labels) == 0: raise ValueError(f"Need as many labels as feature rows (got {len(labels)} and {len(features)}), and at least one.")
-    if not c > 0: raise ValueError(f"c is an inverse regularisation strength and must be positive (got {c}); try 1.0, or 0.1 for a simpler classifier.")
-    features, labels = features.float(), labels.long().to(features.device)
-    linear = nn.Linear(features.shape[1], n_classes).to(features.device)
-    nn.init.zeros_(linear.weight); nn.init.zeros_(linear.bias)
-    optimizer = torch.optim.LBFGS(linear.parameters(), lr=1, max_iter=max_iter, history_size=20,
-                                  tolerance_grad=1e-6, tolerance_change=1e-10, line_search_fn="strong_wolfe")
-    def objective() -> torch.Tensor:
-        optimizer.zero_grad()
-        loss = nn.functional.cross_entropy(linear(features), labels) + linear.weight.pow(2).sum()/(2*c*len(labels))
-        loss.backward()
-        return loss
-    with torch.enable_grad(): optimizer.step(objective)
-    return linear.requires_grad_(False)
-
-# %% ../nbs/05_unfreeze.ipynb #c051
-def resize_batch(
-    images: torch.Tensor, # (N, 3, H, W) preprocessed images
-    size: int, # Output height and width in pixels
-) -> torch.Tensor:
-    "The batch resized to `size`×`size` (antialiased bilinear); the same tensor if it already has that size."
-    if tuple(images.shape[-2:]) == (size, size): return images
-    return nn.functional.interpolate(images, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-
-def mirror_views(images: torch.Tensor, flip: bool) -> list[torch.Tensor]:
-    "The images, and their left-right mirror images if `flip`."
-    return [images, images.flip(-1)] if flip else [images]
-
-def renormalize(
-    images: torch.Tensor, # Images normalised with `source`'s statistics
-    source: ModelRecord, # The record they were preprocessed with
-    target: ModelRecord, # The record whose statistics the result should have
-) -> torch.Tensor:
-    "The same pixels, normalised with `target`'s mean and std instead of `source`'s (unchanged if they agree)."
-    if (source.mean, source.std) == (target.mean, target.std): return images
-    statistics = lambda values: torch.tensor(values, dtype=images.dtype, device=images.device).view(1, -1, 1, 1)
-    return (images*statistics(source.std) + statistics(source.mean) - statistics(target.mean))/statistics(target.std)
-
-def parse_member(text: str) -> tuple[str, int]:
-    "'efficientnet_lite0@224' -> ('efficientnet_lite0', 224), with a clear error for anything else."
-    arch, _, size = text.partition("@")
-    if arch not in MODELS or not size.isdigit() or int(size) < 32:
-        raise ValueError(f"Ensemble member {text!r}: write ARCH@SIZE with ARCH one of {', '.join(MODELS)} and SIZE at least 32 (e.g. efficientnet_lite2@260).")
-    return arch, int(size)
-
-# %% ../nbs/05_unfreeze.ipynb #c052
-class ProbeEnsemble(nn.Module):
-    "Frozen pretrained bodies, a logistic-regression head per member (`arch@size`); averages class probabilities over members and mirror images."
-    def __init__(self,
-        bodies: dict[str, nn.Module], # arch -> pretrained body (shared by the members of that arch)
-        heads: dict[str, nn.Module], # "arch@size" -> head (average pooling + linear) for that body's features at that size
-        record: ModelRecord, # Preprocessing of the input: the largest member's (every view is resized from it)
-        class_names: Sequence[str], # Names of the outputs, in order
-        flip_tta: bool = True, # Average over mirror images too
-    ):
-        super().__init__()
-        members = [parse_member(key) for key in heads]
-        if max(size for _, size in members) != record.input_size: raise ValueError(f"The record's input size ({record.input_size}) must be the largest member's size.")
-        if missing := {arch for arch, _ in members} - set(bodies): raise ValueError(f"No body for {', '.join(sorted(missing))}.")
-        self.bodies, self.heads = nn.ModuleDict(bodies), nn.ModuleDict(heads)
-        self.record, self.class_names, self.flip_tta = record, tuple(class_names), flip_tta
-        self.member_records = {arch: get_record(arch) for arch in bodies}
-        self.head_config = {"kind": "probe_ensemble", "members": list(heads)}
-        self.requires_grad_(False)  # fitted in closed form per head (`fit_probe_ensemble`), never by backpropagation
-
-    @property
-    def members(self) -> list[tuple[str, int]]: return [parse_member(key) for key in self.heads]
-
-    def member_views(self, images: torch.Tensor, arch: str, size: int) -> list[torch.Tensor]:
-        "What member `arch@size` sees of a batch: resized, renormalised, and mirrored if `flip_tta`."
-        return mirror_views(renormalize(resize_batch(images, size), self.record, self.member_records[arch]), self.flip_tta)
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        "Log of the class probabilities averaged over every member and mirror image."
-        probabilities = [self.heads[f"{arch}@{size}"](self.bodies[arch](view)).float().softmax(1)
-                         for arch, size in self.members for view in self.member_views(images, arch, size)]
-        return torch.stack(probabilities).mean(0).clamp_min(1e-12).log()
-
-# %% ../nbs/05_unfreeze.ipynb #c053
-DEFAULT_PARTNER = "efficientnet_lite2"
-
-def default_members(
-    arch: str, # The chosen body
-    size: int | None = None, # Its input size; default: its record's
-) -> list[str]:
-    "The default ensemble: `arch` and a different Lite body (Lite2, or Lite0 for Lite2) at its own size, scaled like `size` if that is not `arch`'s."
-    partner = DEFAULT_PARTNER if arch != DEFAULT_PARTNER else "efficientnet_lite0"
-    own, other = get_record(arch).input_size, get_record(partner).input_size
-    size = size or own
-    return [f"{arch}@{size}", f"{partner}@{other if size == own else max(32, 8*int(size*other/own/8 + 0.5))}"]
-
-def member_features(
-    model: ProbeEnsemble, # Its bodies and views are used
-    loader: DataLoader, # Images preprocessed with `model.record`, without augmentation
-    progress: bool = False, # Progress bar
-) -> tuple[dict[str, list[torch.Tensor]], torch.Tensor]:
-    "Average-pooled features {'arch@size': [plain, mirrored]} for every image of `loader`, and the labels."
-    from tqdm.auto import tqdm
-    device = model_device(model)
-    features, labels = {key: [[], []] for key in model.heads}, []
-    with preserved_modes(model), torch.no_grad(), torch.autocast(device.type, enabled=device.type == "cuda"):
-        model.eval()
-        for images, targets in tqdm(loader, disable=not progress, file=sys.stderr, leave=False, desc="features"):
-            images = to_device(images, device); labels.append(targets)
-            for arch, size in model.members:
-                for index, view in enumerate(model.member_views(images, arch, size)):
-                    features[f"{arch}@{size}"][index].append(model.bodies[arch](view).float().mean((2, 3)).cpu())
-    return {key: [torch.cat(part) for part in parts if part] for key, parts in features.items()}, torch.cat(labels)
-
-# %% ../nbs/05_unfreeze.ipynb #c058
-def create_probe_ensemble(
-    members: Sequence[str], # "arch@size" for each member, e.g. `default_members("efficientnet_lite0")`
-    class_names: Sequence[str], # The classes
-    flip_tta: bool = True, # Mirror images: trained on and averaged over
-    pretrained: bool = True, # Load the pretrained bodies (False: random, e.g. to load an export into)
-    device: str | torch.device | None = None, # Default: `choose_device()`
-) -> ProbeEnsemble:
-    "An untrained ensemble: pretrained bodies, zero heads; its record preprocesses for the largest member."
-    parsed = [parse_member(text) for text in members]
-    if len(set(parsed)) != len(parsed): raise ValueError(f"Ensemble members repeat: {', '.join(members)}.")
-    largest_arch, largest_size = max(parsed, key=lambda member: member[1])
-    bodies, heads = {}, {}
-    for arch, size in parsed:
-        if arch not in bodies: bodies[arch] = create_transfer_model(arch, class_names, head="linear", size=size, pretrained=pretrained, device="cpu").body
-        heads[f"{arch}@{size}"] = linear_head(get_record(arch).n_features, len(class_names))
-    record = replace(get_record(largest_arch), input_size=largest_size, resize_size=int(largest_size/get_record(largest_arch).crop_pct))
-    ensemble = ProbeEnsemble(bodies, heads, record, class_names, flip_tta)
-    return ensemble.to(torch.device(device) if device is not None else choose_device(), memory_format=torch.channels_last).eval()
-
-def fit_probe_ensemble(
-    model: ProbeEnsemble, # From `create_probe_ensemble`; its heads are replaced
-    data: ImageData, # Photos decoded for `model.record`
-    c: float = 1.0, # Inverse regularisation of each logistic regression (scikit-learn's `C`)
-    progress: bool = True, # Progress bar
-) -> dict:
-    "Fit each member's logistic regression on frozen pooled features (and mirror images); return the validation report."
-    if data.record != model.record: raise ValueError("Decode the photos for the ensemble's record: ImageData(split, model.record).")
-    started = time.perf_counter()
-    train, train_labels = member_features(model, data.train_loader(augment=False, shuffle=False), progress)
-    valid, valid_labels = member_features(model, data.valid_loader(), progress)
-    seconds, started, n_classes = {"features": time.perf_counter() - started}, time.perf_counter(), len(data.classes)
-    device = model_device(model)
-    for key, views in train.items():
-        model.heads[key].fc = fit_linear_classifier(torch.cat(views).to(device), train_labels.repeat(len(views)), n_classes, c=c)
-    seconds["fit"] = time.perf_counter() - started
-    with torch.no_grad():
-        per_member = {key: torch.stack([model.heads[key].fc(view.to(device)).softmax(1).cpu() for view in views]).mean(0) for key, views in valid.items()}
-    log_probabilities = torch.stack(list(per_member.values())).mean(0).clamp_min(1e-12).log()
-    return {"valid_loss": nn.functional.nll_loss(log_probabilities, valid_labels).item(), "accuracy": accuracy(log_probabilities, valid_labels),
-            "per_class": per_class_accuracy(log_probabilities, valid_labels, n_classes),
-            "member_accuracy": {key: accuracy(p, valid_labels) for key, p in per_member.items()}, "seconds": seconds}
-
-# %% ../nbs/05_unfreeze.ipynb #c036
-EXPORT_FORMAT = "transfer_course.export/1"
-
-def record_to_dict(record: ModelRecord) -> dict:
-    "The record as plain lists, strings and numbers (safe to store and to load with weights_only=True)."
-    def plain(value): return [plain(item) for item in value] if isinstance(value, (tuple, list)) else value
-    return {key: plain(value) for key, value in asdict(record).items()}
-
-def record_from_dict(values: dict) -> ModelRecord:
-    "Rebuild a `ModelRecord` from `record_to_dict`'s output (lists become tuples again)."
-    def frozen(value): return tuple(frozen(item) for item in value) if isinstance(value, list) else value
-    known = {f.name for f in fields(ModelRecord)}
-    return ModelRecord(**{key: frozen(value) for key, value in values.items() if key in known})
-
-def export(
-    model: TransferModel | ProbeEnsemble, # A trained model
-    path: Path | str, # File to write (conventionally *.pt)
-    class_names: Sequence[str] | None = None, # Class names; default: `model.class_names`
-    metadata: dict | None = None, # Extra JSON-able information (e.g. validation accuracy)
-) -> Path:
-    "Write weights, preprocessing record, head recipe and class names to one file (atomically: complete or untouched)."
-    class_names = list(class_names or model.class_names)
-    state = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
-    payload = {"format": EXPORT_FORMAT, "record": record_to_dict(model.record), "head": dict(model.head_config),
-               "class_names": class_names, "state_dict": state, "metadata": json.loads(json.dumps(metadata or {})),
-               "flip_tta": bool(model.flip_tta)}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    try:
-        torch.save(payload, partial)
-        partial.replace(path)
-    finally: partial.unlink(missing_ok=True)
-    return path
-
-def load_exported(
-    path: Path | str, # A file written by `export`
-    device: str | torch.device | None = None, # Where to put the model; default: `choose_device()`
-) -> TransferModel | ProbeEnsemble:
-    "The exported model in eval mode, with `.record`, `.class_names` and `.metadata`."
-    try: payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error: raise ValueError(f"{path} is not a model exported by transfer_course ({type(error).__name__}: {error}).") from error
-    if not isinstance(payload, dict) or payload.get("format") != EXPORT_FORMAT:
-        raise ValueError(f"{path} is not a model exported by transfer_course (format {EXPORT_FORMAT}).")
-    record, class_names = record_from_dict(payload["record"]), payload["class_names"]
-    head = dict(payload["head"]); kind = head.pop("kind")
-    base_record = get_record(record.name) if record.name in MODELS else record
-    if kind == "probe_ensemble":
-        model = create_probe_ensemble(head["members"], class_names, pretrained=False, device="cpu")
-        if model.record != record: raise ValueError(f"{path}: the ensemble's preprocessing record does not match its members.")
-    else:
-        model = create_transfer_model(base_record, class_names, head=kind, size=record.input_size, pretrained=False, device="cpu", **head)
-        model.record = record
-    model.load_state_dict(payload["state_dict"], strict=True)
-    model.metadata, model.flip_tta = payload.get("metadata", {}), bool(payload.get("flip_tta", False))
-    target = torch.device(device) if device is not None else choose_device()
-    return model.to(target, memory_format=torch.channels_last).eval()
-
-# %% ../nbs/05_unfreeze.ipynb #c041
-RECIPES = ("ensemble", "fine-tune")
-
-def _decode(split: ImageSplit, record: ModelRecord, batch_size: int, seed: int) -> ImageData:
-    "Decode the split; unreadable files become warnings on stderr (and are listed in `data.skipped`)."
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        data = ImageData(split, record, batch_size=batch_size, seed=seed)
-    for warning in caught: print(f"warning: {warning.message}", file=sys.stderr)
-    return data
-
-def train_from_folders(
-    data_dir: Path | str, # See `split_image_folders`
-    arch: str = "efficientnet_lite0", # A name in `pretrained.MODELS`
-    valid_dir: Path | str | None = None, # Validation class folders
-    valid_pct: float | None = None, # Held-out fraction when there is no validation folder
-    recipe: str = "ensemble", # "ensemble": logistic regressions on frozen features of several bodies; "fine-tune": fastai's recipe
-    members: Sequence[str] | None = None, # Ensemble: "arch@size" members; default: `default_members(arch, size)`
-    c: float = 1.0, # Ensemble: inverse regularisation of each logistic regression
-    freeze_epochs: int = 20, # Fine-tune: frozen (cached) head epochs; early stopping with patience 5
-    epochs: int = 2, # Fine-tune: unfrozen epochs
-    lr: float = 2e-3, # Fine-tune: head learning rate (the body's are lower, see `fine_tune`)
-    size: int | None = None, # Image size of `arch`; default: its record's input size
-    batch_size: int = 32, # Images per batch
-    device: str | None = None, # Default: `choose_device()`
-    seed: int | None = None, # Default: the `seed` setting
-    progress: bool = True, # Progress bars on stderr
-    flip_tta: bool = True, # Average predictions with the mirror image (the ensemble also trains on mirror images); metrics include it
-) -> tuple[TransferModel | ProbeEnsemble, dict]:
-    "Split, decode, train with `recipe`; return the model and a summary (classes, phases' seconds, validation metrics)."
-    if recipe not in RECIPES: raise ValueError(f"Unknown recipe {recipe!r}: choose one of {', '.join(RECIPES)}.")
-    for text in members or []: parse_member(text)  # a bad member fails before any photo is read
-    seed = seed_everything(seed)
-    timings, started = {}, time.perf_counter()
-    split = split_image_folders(data_dir, valid_dir=valid_dir, valid_pct=valid_pct, seed=seed)
-    if recipe == "ensemble":
-        model = create_probe_ensemble(members or default_members(arch, size), split.classes, flip_tta=flip_tta, device=device)
-    else: model = create_transfer_model(arch, split.classes, size=size, device=device)
-    data = _decode(split, model.record, batch_size, seed)
-    timings["decode"] = time.perf_counter() - started
-    if recipe == "ensemble":
-        final = fit_probe_ensemble(model, data, c=c, progress=progress)
-        timings.update(final["seconds"])
-        details = {"members": list(model.heads), "member_accuracy": final["member_accuracy"]}
-    else:
-        result = fine_tune(model, data, epochs=epochs, base_lr=lr, freeze_epochs=freeze_epochs, patience=5, progress=progress)
-        timings.update(result.seconds)
-        model.flip_tta = flip_tta
-        final = evaluate(model, data.valid_loader()) if flip_tta else result.final
-        details = {"kept": result.kept}
-    summary = {"classes": list(split.classes), "n_train": len(data.train_plain), "n_valid": len(data.valid),
-               "skipped": list(data.skipped), "arch": arch, "recipe": recipe, "size": model.record.input_size, **details,
-               "phases_seconds": {k: round(v, 2) for k, v in timings.items()}, "flip_tta": flip_tta,
-               "valid_accuracy": final["accuracy"], "valid_loss": final["valid_loss"], "per_class_accuracy": dict(zip(split.classes, final["per_class"]))}
-    return model, summary
-
-# %% ../nbs/05_unfreeze.ipynb #c042
-def _resolve_recipe(args) -> str:
-    "The recipe the options ask for: fine-tune options imply --recipe fine-tune; mixing them with the ensemble is an error."
-    fine_tune_options = [flag for flag, value in (("--freeze-epochs", args.freeze_epochs), ("--epochs", args.epochs), ("--lr", args.lr)) if value is not None]
-    recipe = args.recipe or ("fine-tune" if fine_tune_options else "ensemble")
-    if recipe == "ensemble" and fine_tune_options:
-        raise ValueError(f"{', '.join(fine_tune_options)} only apply to --recipe fine-tune; drop them or add --recipe fine-tune.")
-    if recipe == "fine-tune" and (args.members or args.c is not None):
-        raise ValueError("--members and --c only apply to --recipe ensemble (the default); drop them or the --recipe fine-tune options.")
-    return recipe
-
-def _run_train(args) -> int:
-    "The `train` command: train on DATA_DIR, export, print a summary or JSON."
-    def given(value, default): return default if value is None else value
-    try:
-        recipe = _resolve_recipe(args)
-        model, summary = train_from_folders(args.data_dir, arch=args.arch, valid_dir=args.valid_dir, valid_pct=args.valid_pct,
-            recipe=recipe, members=args.members, c=given(args.c, 1.0), freeze_epochs=given(args.freeze_epochs, 20), epochs=given(args.epochs, 2),
-            lr=given(args.lr, 2e-3), size=args.size, batch_size=args.batch_size, device=args.device, seed=args.seed,
-            progress=not args.json and sys.stderr.isatty(), flip_tta=not args.no_tta)
-    except (DataError, ValueError) as error: print(f"error: {error}", file=sys.stderr); return 2
-    summary["out"] = str(export(model, args.out, metadata={k: summary[k] for k in ("recipe", "valid_accuracy", "valid_loss", "n_train", "n_valid")}))
-    if args.json: print(json.dumps(summary, indent=1))
-    else:
-        print(f"{summary['n_train']} training / {summary['n_valid']} validation photos, classes: {', '.join(summary['classes'])}")
-        print("time: " + ", ".join(f"{phase} {seconds:.1f} s" for phase, seconds in summary["phases_seconds"].items()))
-        how = f"members {', '.join(summary['members'])}" if recipe == "ensemble" else f"{summary['kept']} weights"
-        print(f"{recipe}: validation accuracy {summary['valid_accuracy']:.3f}, loss {summary['valid_loss']:.4f} ({how})")
-        print(f"saved {summary['out']}; try: transfer-course predict --model {summary['out']} IMAGE")
-    return 0
-
-def add_cli_commands(subparsers) -> None:
-    "Add `train` to the `transfer-course` command line."
-    settings = load_settings()
-    train = subparsers.add_parser("train", help="Train a classifier on class folders with a pretrained body, and export it")
-    train.add_argument("data_dir", metavar="DATA_DIR", help="train/ + valid/ (or val/) class folders, or class folders directly")
-    train.add_argument("--arch", default=settings.arch, choices=list(MODELS), help="pretrained model")
-    where = train.add_mutually_exclusive_group()
-    where.add_argument("--valid-dir", default=None, help="class folders for validation")
-    where.add_argument("--valid-pct", type=float, default=None, help="hold out this fraction of each class (when there is no valid/ folder)")
-    train.add_argument("--recipe", choices=RECIPES, default=None,
-                       help="ensemble (default): logistic regressions on frozen features of two pretrained bodies, averaged; "
-                            "fine-tune: head then unfrozen body (implied by --freeze-epochs, --epochs or --lr)")
-    train.add_argument("--members", nargs="+", default=None, metavar="ARCH@SIZE",
-                       help="ensemble: its members (default: --arch at --size, and efficientnet_lite2 at a size scaled alike)")
-    train.add_argument("--c", type=float, default=None, help="ensemble: inverse regularisation of the logistic regressions (default 1.0)")
-    train.add_argument("--freeze-epochs", type=int, default=None, help="fine-tune: head epochs on cached features, early stopping (default 20)")
-    train.add_argument("--epochs", type=int, default=None, help="fine-tune: epochs with the whole network unfrozen, 0: head only (default 2)")
-    train.add_argument("--lr", type=float, default=None, help="fine-tune: head learning rate; body groups get lower rates (default 2e-3)")
-    train.add_argument("--size", type=int, default=None, help="image size of --arch in pixels (default: the model's)")
-    train.add_argument("--batch-size", type=int, default=32)
-    train.add_argument("--out", default="model.pt", help="file to export the model to")
-    train.add_argument("--json", action="store_true", help="print one JSON document (classes, per-phase seconds, validation metrics)")
-    train.add_argument("--device", default=None, help="cpu, cuda, mps or auto (default: the device setting)")
-    train.add_argument("--seed", type=int, default=None, help="random seed (default: the seed setting)")
-    train.add_argument("--no-tta", action="store_true", help="predict from the image alone (default: average with its mirror image)")
-    train.set_defaults(run=_run_train)
