@@ -14,7 +14,8 @@ from pathlib import Path
 from PIL import Image
 
 from transfer_course.core import find_dataset
-from transfer_course.scrape import MockWeb, ScrapeOptions, scrape_images, verify_image, ImageRejected
+from transfer_course.scrape import ImageRejected, ScrapeOptions, scrape_images, verify_image
+from transfer_course.testing.web import MockWeb
 
 FASTAI_CHILD = textwrap.dedent("""
     import sys, json, threading

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from transfer_course.core import find_dataset
-from transfer_course.scrape import fetch_url, scrape_images
+from transfer_course.scrape import scrape_images
+from transfer_course.web import fetch_url
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = ROOT/"data_scripts"

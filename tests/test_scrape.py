@@ -1,15 +1,18 @@
-"""The scraper against a real HTTP server on 127.0.0.1 (transfer_course.scrape.MockWeb) serving real photos and
+"""The scraper against a real HTTP server on 127.0.0.1 (transfer_course.testing.web.MockWeb) serving real photos and
 every failure mode of the issue: one scrape of the whole catalogue, checked URL by URL, plus focused tests for the
 deadline, atomic writes, content-hash names, resume, max-pics, near-duplicates and the split."""
-import hashlib, io, os, time
+import hashlib, io, ssl, time
 from pathlib import Path
 
 import pytest
+import trustme
 from PIL import Image
 
 from transfer_course.core import find_dataset
-from transfer_course.scrape import (MANIFEST_NAME, MockWeb, ScrapeOptions, fetch_url, hamming, phash, read_manifest,
-                                    read_url_list, scrape_images, split_dataset, verify_image, ImageRejected, _variant, _reencode)
+from transfer_course.scrape import (MANIFEST_NAME, ImageRejected, ScrapeOptions, hamming, phash, read_manifest,
+                                    read_url_list, scrape_images, split_dataset, verify_image)
+from transfer_course.testing.web import ForwardProxy, MockWeb, encode_image, photo_variant
+from transfer_course.web import fetch_url
 
 QUICK = ScrapeOptions(timeout=2.0, deadline=3.0, backoff=0.05, max_bytes=5 * 2**20)
 
@@ -175,20 +178,20 @@ def test_read_url_list_tolerates_comments_blanks_repeats(tmp_path):
 
 @pytest.mark.parametrize("kind", ["palette", "rgba", "cmyk", "gray", "animated"])
 def test_conversions_give_rgb(photos, kind):
-    verified = verify_image(_variant(photos[30].read_bytes(), kind)[0])
+    verified = verify_image(photo_variant(photos[30].read_bytes(), kind)[0])
     assert verified.image.mode == "RGB" and verified.converted
 
 
 def test_exif_orientation_is_applied(photos):
     image = Image.open(photos[0]).convert("RGB")
     exif = Image.Exif(); exif[0x0112] = 6  # "rotate 90 clockwise to display"
-    data = _reencode(image, "JPEG", exif=exif.tobytes())
+    data = encode_image(image, "JPEG", exif=exif.tobytes())
     verified = verify_image(data)
     assert verified.image.size == (image.height, image.width) and verified.converted
 
 
 def test_animated_keeps_first_frame(photos):
-    verified = verify_image(_variant(photos[30].read_bytes(), "animated")[0])
+    verified = verify_image(photo_variant(photos[30].read_bytes(), "animated")[0])
     first = Image.open(photos[30]).convert("RGB")
     assert hamming(phash(verified.image), phash(first)) <= 4
 
@@ -196,7 +199,7 @@ def test_animated_keeps_first_frame(photos):
 @pytest.mark.parametrize("make,reason", [
     (lambda d: d[: len(d) // 3], "truncated"), (lambda d: d[:-2], "truncated"), (lambda d: b"<html><body>404</body></html>", "html"),
     (lambda d: b"<svg xmlns='http://www.w3.org/2000/svg'/>", "svg"), (lambda d: b"\x00" * 5000, "not-an-image"),
-    (lambda d: _variant(d, "tiny")[0], "too-small")])
+    (lambda d: photo_variant(d, "tiny")[0], "too-small")])
 def test_rejections(photos, make, reason):
     with pytest.raises(ImageRejected) as error: verify_image(make(photos[0].read_bytes()))
     assert error.value.reason == reason
@@ -207,8 +210,8 @@ def test_split_is_stratified_deterministic_and_leak_free(web, tmp_path, photos):
     for label, indices in (("hat", range(0, 12)), ("shoes", range(24, 36))):
         scrape_images([web.url(f"photo/{i}.jpg") for i in indices], raw/label, options=QUICK, progress=False)
     # plant near-duplicates: a copy of a hat photo among the shoes, and a copy of a shoe among the shoes
-    (raw/"shoes"/"zz_hat_copy.jpg").write_bytes(_variant(photos[5].read_bytes(), "resized")[0])
-    (raw/"shoes"/"zz_shoe_copy.jpg").write_bytes(_variant(photos[30].read_bytes(), "resized")[0])
+    (raw/"shoes"/"zz_hat_copy.jpg").write_bytes(photo_variant(photos[5].read_bytes(), "resized")[0])
+    (raw/"shoes"/"zz_shoe_copy.jpg").write_bytes(photo_variant(photos[30].read_bytes(), "resized")[0])
     split = split_dataset(raw, valid_pct=0.25, test_pct=0.25, seed=1)
     assert (split.groupby("group").split.nunique() > 1).sum() == 0
     counts = split.groupby(["label", "split"]).size().unstack(fill_value=0)
@@ -225,3 +228,37 @@ def test_split_refuses_to_overwrite_a_foreign_folder(tmp_path, photos):
     (tmp_path/"mine").mkdir(); (tmp_path/"mine"/"precious.txt").write_text("keep")
     with pytest.raises(FileExistsError): split_dataset(tmp_path/"raw", dest=tmp_path/"mine")
     assert (tmp_path/"mine"/"precious.txt").exists()
+
+
+@pytest.fixture
+def no_proxy_settings(monkeypatch):
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False); monkeypatch.delenv(name.lower(), raising=False)
+
+
+def test_untrusted_https_certificate_is_named_in_the_manifest(photos, tmp_path, no_proxy_settings):
+    "An HTTPS server whose certificate no system authority signed: failed, with the reason and the words why."
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    trustme.CA().issue_cert("127.0.0.1").configure_cert(context)
+    with MockWeb(photos[:2], tls=context) as web:
+        report = scrape_images([web.url("photo/0.jpg")], tmp_path/"tls", options=QUICK, progress=False)
+    row = read_manifest(tmp_path/"tls"/MANIFEST_NAME)[0]
+    assert (row.status, row.reason, row.attempts) == ("failed", "certificate-verify-failed", 1)
+    assert row.detail.startswith("certificate verify failed:") and report.counts()["saved"] == 0
+
+
+def test_scrape_goes_through_the_proxy_of_the_environment(web, tmp_path, monkeypatch, no_proxy_settings):
+    with ForwardProxy() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        report = scrape_images([web.url("photo/30.jpg"), web.url("photo/31.jpg")], tmp_path/"p", options=QUICK,
+                               progress=False)
+    assert report.counts()["saved"] == 2
+    assert sorted(proxy.requests) == [("GET", web.url("photo/30.jpg")), ("GET", web.url("photo/31.jpg"))]
+
+
+def test_manifest_from_an_older_version_is_still_read(tmp_path):
+    "Manifests written before the `detail` column existed load with an empty detail."
+    (tmp_path/MANIFEST_NAME).write_text("url,status,reason,file,sha256,width,height,phash,duplicate_of,bytes,"
+                                        "http_status,attempts,seconds\nhttp://a/1.jpg,failed,http-404,,,,,,,,404,1,0.1\n")
+    row = read_manifest(tmp_path/MANIFEST_NAME)[0]
+    assert (row.reason, row.http_status, row.attempts, row.width, row.detail) == ("http-404", 404, 1, None, "")

@@ -6,7 +6,8 @@ import pytest
 
 from conftest import run_cli
 from transfer_course.core import find_dataset
-from transfer_course.scrape import MANIFEST_NAME, MockWeb, scrape_images
+from transfer_course.scrape import MANIFEST_NAME, scrape_images
+from transfer_course.testing.web import MockWeb
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +38,19 @@ def test_scrape_command_max_pics_then_retry_failed(web, tmp_path):
     again = run_cli("scrape", urls, "--dest", tmp_path/"d", "--quiet", "--retry-failed", timeout=120)
     assert again.returncode == 0 and len(list((tmp_path/"d").glob("*.jpg"))) == 8
     assert web.hits["/status/404"] == hits + 1  # fetched once in this run: either as a retry or as never tried
+
+
+def test_scrape_command_exits_1_when_every_url_failed(web, tmp_path):
+    urls = tmp_path/"urls.txt"
+    urls.write_text("\n".join([web.url("status/404"), web.url("html/0.jpg"), web.url("status/410")]) + "\n")
+    result = run_cli("scrape", urls, "--dest", tmp_path/"dead", "--quiet", "--retries", "0", timeout=120)
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "none of the 3 URLs gave an image" in errors[0], result.stderr
+    assert "3 URLs" in result.stdout  # the summary still says what happened to each
+    urls.write_text(urls.read_text() + web.url("photo/2.jpg") + "\n")  # one good URL is enough
+    again = run_cli("scrape", urls, "--dest", tmp_path/"dead", "--quiet", timeout=120)
+    assert again.returncode == 0 and "error" not in again.stderr, again.stderr
 
 
 def test_scrape_command_usage_errors(tmp_path):

@@ -1,4 +1,5 @@
-"""Turn a list of web image URLs into a clean, de-duplicated, split image dataset: download, verify, dedupe, split, and a manifest that says what happened to every URL.
+"""Turn a list of web image URLs into a clean, de-duplicated, split image dataset, with a manifest that says what
+happened to every URL.
 
 Docs: https://transfer-course.github.io/transfer_course/scrape.html.md"""
 
@@ -6,404 +7,82 @@ Docs: https://transfer-course.github.io/transfer_course/scrape.html.md"""
 
 # %% ../nbs/02_scrape.ipynb #s002
 from __future__ import annotations
-import argparse, csv, hashlib, html.parser, http.client, io, json, os, random, re, shutil, socket, ssl
-import sys, tempfile, threading, time, warnings
+import argparse, hashlib, html.parser, io, json, random, re, shutil, sys, tempfile, time, warnings
 from collections import Counter
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from dataclasses import asdict, dataclass, fields, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
+from typing import Callable
 from urllib.parse import urljoin, urlsplit
-
 import numpy as np
 from fastcore.basics import patch
 from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
+from .core import atomic_write
+from .data import image_files
+from .web import fetch_url, map_lazily, new_session, read_rows, write_rows
 
 # %% auto #0
-__all__ = ['RETRY_STATUSES', 'REDIRECT_STATUSES', 'USER_AGENT', 'SAVE_FORMATS', 'STATUSES', 'MANIFEST_NAME', 'IMAGE_EXTENSIONS',
-           'extract_image_urls', 'read_url_list', 'MockURL', 'MockWeb', 'Fetched', 'fetch_url', 'ImageRejected',
-           'to_rgb', 'VerifiedImage', 'verify_image', 'dhash', 'phash', 'hamming', 'ManifestRow', 'write_manifest',
-           'read_manifest', 'deduplicate', 'ScrapeOptions', 'ScrapeReport', 'scrape_images', 'show_images',
-           'image_files', 'near_duplicate_groups', 'split_dataset', 'add_cli_commands']
+__all__ = ['SAVE_FORMATS', 'STATUSES', 'MANIFEST_NAME', 'extract_image_urls', 'read_url_list', 'ImageRejected', 'VerifiedImage',
+           'to_rgb', 'verify_image', 'hamming', 'dhash', 'phash', 'ManifestRow', 'deduplicate', 'ScrapeOptions',
+           'ScrapeReport', 'read_manifest', 'scrape_images', 'show_images', 'near_duplicate_groups', 'split_dataset',
+           'run_scrape', 'run_split']
 
-# %% ../nbs/02_scrape.ipynb #s005
-_URL_KEYS = ("contentUrl", "image", "murl", "original", "url", "src")
+# %% ../nbs/02_scrape.ipynb #s009
+_URL_KEYS = ("contentUrl", "image", "murl", "original", "url", "src")  # where exports keep the URL
+_URL_PATTERN = re.compile(r"https?://[^\s\"',<>]+")
 _IMAGE_SUFFIX = re.compile(r"\.(jpe?g|png|gif|webp|bmp|tiff?)(\?|#|$)", re.I)
-
 class _ImageLinkParser(html.parser.HTMLParser):
-    "Collects image URLs from <img src/srcset/data-src> and from links that point at image files."
+    "Collects image URLs from <img src/srcset/data-src> and from links to image files."
     def __init__(self):
         super().__init__(); self.found = []
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
         if tag in ("img", "source"):
-            for key in ("src", "data-src"):
-                if attrs.get(key): self.found.append(attrs[key])
-            if attrs.get("srcset"): self.found.append(attrs["srcset"].split(",")[-1].split()[0])  # the largest candidate
-        elif tag == "a" and attrs.get("href") and _IMAGE_SUFFIX.search(attrs["href"]): self.found.append(attrs["href"])
+            self.found += [attrs[key] for key in ("src", "data-src") if attrs.get(key)]
+            if attrs.get("srcset"): self.found.append(attrs["srcset"].split(",")[-1].split()[0])
+        elif tag == "a" and _IMAGE_SUFFIX.search(attrs.get("href") or ""):
+            self.found.append(attrs["href"])
 
-# %% ../nbs/02_scrape.ipynb #s006
+# %% ../nbs/02_scrape.ipynb #s012
 def _json_urls(value) -> list[str]:
-    "Every string under a known URL key, anywhere in a parsed JSON document."
+    "The first string under a known URL key of each object, anywhere in parsed JSON."
     if isinstance(value, list): return [url for item in value for url in _json_urls(item)]
     if not isinstance(value, dict): return []
     own = [value[key] for key in _URL_KEYS if isinstance(value.get(key), str)][:1]
-    return own + [url for child in value.values() if isinstance(child, (dict, list)) for url in _json_urls(child)]
+    children = [child for child in value.values() if isinstance(child, (dict, list))]
+    return own + [url for child in children for url in _json_urls(child)]
 
+# %% ../nbs/02_scrape.ipynb #s015
 def extract_image_urls(
     text: str, # An image-search export: JSON, HTML, CSV or plain text
     base_url: str = "", # Where the text came from, to resolve relative links in HTML
 ) -> list[str]:
     "The http(s) image URLs in `text`, in order of appearance, without repeats."
-    stripped = text.lstrip()
-    if stripped[:1] in "[{":
-        try: found = _json_urls(json.loads(stripped))
-        except json.JSONDecodeError: found = re.findall(r"https?://[^\s\"',<>]+", text)
-    elif stripped[:1] == "<":
+    first, found = text.lstrip()[:1], None
+    if first == "<":
         parser = _ImageLinkParser(); parser.feed(text); found = parser.found
-    else: found = re.findall(r"https?://[^\s\"',<>]+", text)
-    resolved = (urljoin(base_url, url.strip()) for url in found)
+    elif first in ("[", "{"):
+        try: found = _json_urls(json.loads(text))
+        except json.JSONDecodeError: pass
+    resolved = [urljoin(base_url, url.strip()) for url in found or _URL_PATTERN.findall(text)]
     return list(dict.fromkeys(url for url in resolved if urlsplit(url).scheme in ("http", "https")))
 
-# %% ../nbs/02_scrape.ipynb #s010
+# %% ../nbs/02_scrape.ipynb #s018
 def read_url_list(
     source: str | Path | list[str], # A file with one URL per line, or the lines themselves
 ) -> list[str]:
     "The distinct URLs of a URL list, in order; comments (`#`), blank lines and repeats dropped."
-    lines = Path(source).read_text(encoding="utf-8-sig").splitlines() if isinstance(source, (str, Path)) else source
-    tokens = (line.strip().split()[0] for line in lines if line.strip() and not line.strip().startswith("#"))
-    return list(dict.fromkeys(tokens))
+    if isinstance(source, (str, Path)): source = Path(source).read_text("utf-8-sig").splitlines()
+    lines = [line.strip() for line in source]
+    return list(dict.fromkeys(line.split()[0] for line in lines if line and line[0] != "#"))
 
-# %% ../nbs/02_scrape.ipynb #s013
-def _reencode(image: Image.Image, format: str, **options) -> bytes:
-    "Encode `image` in `format` and return the bytes."
-    buffer = io.BytesIO(); image.save(buffer, format=format, **options); return buffer.getvalue()
-
-def _variant(photo: bytes, kind: str) -> tuple[bytes, str]:
-    "A derived image (bytes, content type) of a real photo, for the mock web's conversion routes."
-    image = Image.open(io.BytesIO(photo)).convert("RGB")
-    if kind == "resized": return _reencode(image.resize((image.width*7//10, image.height*7//10)), "JPEG", quality=70), "image/jpeg"
-    if kind == "tiny": return _reencode(image.resize((32, 32)), "PNG"), "image/png"
-    if kind == "palette":
-        palette = image.quantize(64); return _reencode(palette, "PNG", transparency=0), "image/png"
-    if kind == "rgba":
-        alpha = Image.linear_gradient("L").resize(image.size); rgba = image.copy(); rgba.putalpha(alpha)
-        return _reencode(rgba, "PNG"), "image/png"
-    if kind == "cmyk": return _reencode(image.convert("CMYK"), "JPEG", quality=90), "image/jpeg"
-    if kind == "gray": return _reencode(image.convert("L"), "JPEG", quality=90), "image/jpeg"
-    if kind == "animated":
-        frames = [image, ImageOps.mirror(image), ImageOps.flip(image)]
-        return _reencode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=200, loop=0), "image/gif"
-    raise ValueError(f"unknown variant {kind!r}")
-
-# %% ../nbs/02_scrape.ipynb #s014
-_HTML_PAGE = b"<!DOCTYPE html><html><head><title>Not an image</title></head><body><h1>Hello from a web page</h1></body></html>"
-_SVG_IMAGE = b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="400" height="400"><circle cx="200" cy="200" r="150" fill="red"/></svg>'
-
-class _MockHandler(BaseHTTPRequestHandler):
-    "One request to the mock web; `self.server.web` is the `MockWeb`."
-    def log_message(self, *args): pass  # keep notebooks and test output quiet
-    def _send(self, status: int, body: bytes, content_type: str = "image/jpeg", headers: dict | None = None):
-        self.send_response(status); self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        for key, value in (headers or {}).items(): self.send_header(key, value)
-        self.end_headers(); self.wfile.write(body)
-    def _trickle(self, payload: bytes):
-        "Send `payload` one byte per interval until the client goes away or the server stops."
-        for byte in payload:
-            if self.server.web.stopping.wait(self.server.web.trickle_interval): return
-            self.wfile.write(bytes([byte])); self.wfile.flush()
-    def do_GET(self):
-        web, parts = self.server.web, self.path.split("?")[0].strip("/").split("/")
-        web.count_hit(self.path)
-        try: self._route(web, parts)
-        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError): pass
-
-# %% ../nbs/02_scrape.ipynb #s015
-@patch
-def _route(self: _MockHandler, web, parts: list[str]):
-    "Answer one request according to the route table above."
-    head, tail = parts[0], parts[1:]
-    photo = lambda: web.photo_bytes(int(tail[-1].split(".")[0]))
-    if head in ("photo", "copy"): return self._send(200, photo(), "image/jpeg" if head == "copy" or "." in tail[-1] else "application/octet-stream")
-    if head == "as-png": return self._send(200, photo(), "image/png")
-    if head in ("resized", "tiny", "palette", "rgba", "cmyk", "gray", "animated"): return self._send(200, *_variant(photo(), head))
-    if head == "redirect":
-        hops = int(tail[0])
-        if hops == 0: return self._send(200, photo())
-        return self._send(302, b"", "text/html", {"Location": f"/redirect/{hops-1}/{tail[1]}"})
-    if head == "flaky":
-        if web.hits[self.path] <= int(tail[0]): return self._send(503, b"<h1>Service Unavailable</h1>", "text/html")
-        return self._send(200, photo())
-    if head == "status": return self._send(int(tail[0]), f"<h1>Error {tail[0]}</h1>".encode(), "text/html")
-    if head == "html": return self._send(200, _HTML_PAGE)
-    if head == "svg": return self._send(200, _SVG_IMAGE)
-    if head == "garbage": return self._send(200, random.Random(len(tail[-1])).randbytes(20_000))
-    if head == "cut":
-        data = photo(); return self._send(200, data[: len(data)//2])
-    if head == "incomplete":
-        data = photo(); self.send_response(200); self.send_header("Content-Length", str(len(data))); self.end_headers()
-        self.wfile.write(data[: len(data)//2]); self.wfile.flush(); self.close_connection = True; return
-    if head == "trickle":
-        self.send_response(200); self.send_header("Content-Length", str(len(photo()))); self.end_headers()
-        return self._trickle(photo())
-    if head == "trickle-headers": return self._trickle(b"HTTP/1.0 200 OK\r\nContent-Type: image/jpeg\r\n" + b"X-Slow: yes\r\n" * 1000)
-    if head == "hang": web.stopping.wait(web.hang_seconds); return
-    if head == "huge":
-        self.send_response(200); self.send_header("Content-Length", str(2**30)); self.end_headers()
-        return self.wfile.write(bytes(2**20))
-    if head == "endless":
-        self.send_response(200); self.end_headers()
-        while not web.stopping.is_set(): self.wfile.write(bytes(2**16))
-        return
-    if head == "bomb.png": return self._send(200, web.bomb_bytes(), "image/png")
-    return self._send(404, b"<h1>Not Found</h1>", "text/html")
-
-# %% ../nbs/02_scrape.ipynb #s016
-@dataclass(frozen=True)
-class MockURL:
-    "A URL on the mock web and what a correct scraper should record for it."
-    url: str # The full URL
-    status: str # Expected manifest status: saved, failed, rejected or duplicate
-    reason: str # Expected manifest reason ('' for saved)
-    case: str # What the server does, in words
-
-# %% ../nbs/02_scrape.ipynb #s017
-class MockWeb:
-    "A small web on 127.0.0.1 serving real photos and realistic failures; use as a context manager."
-    def __init__(self,
-        photos: list[Path], # Real JPEG photos; route `/photo/N.jpg` serves `photos[N]`
-        trickle_interval: float = 0.2, # Seconds between bytes on the trickling routes
-        hang_seconds: float = 60.0, # How long `/hang` keeps a connection open without answering
-    ):
-        self.photos, self.trickle_interval, self.hang_seconds = [Path(p) for p in photos], trickle_interval, hang_seconds
-        self.hits, self.stopping, self._lock, self._bomb, self.server = Counter(), threading.Event(), threading.Lock(), None, None
-    def count_hit(self, path: str):
-        with self._lock: self.hits[path] += 1
-    def photo_bytes(self, index: int) -> bytes: return self.photos[index].read_bytes()
-    def bomb_bytes(self) -> bytes:
-        "A 10000×10000 one-bit PNG: a few kB on the wire, 100 megapixels decoded."
-        if self._bomb is None: self._bomb = _reencode(Image.new("1", (10_000, 10_000)), "PNG", optimize=True)
-        return self._bomb
-
-# %% ../nbs/02_scrape.ipynb #s018
-@patch
-def start(self: MockWeb) -> MockWeb:
-    "Start serving on a free port of 127.0.0.1 in a background thread."
-    self.stopping.clear(); self.bomb_bytes()  # build the slow-to-make PNG now, not while a client waits
-    self.server = ThreadingHTTPServer(("127.0.0.1", 0), _MockHandler)
-    self.server.daemon_threads, self.server.web = True, self
-    threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    return self
-
-@patch
-def stop(self: MockWeb):
-    "Stop serving; slow handlers notice `stopping` and return."
-    self.stopping.set()
-    if self.server is not None: self.server.shutdown(); self.server.server_close(); self.server = None
-
-@patch
-def __enter__(self: MockWeb) -> MockWeb: return self.start()
-@patch
-def __exit__(self: MockWeb, *exc): self.stop()
-
-@patch(as_prop=True)
-def base_url(self: MockWeb) -> str: return f"http://127.0.0.1:{self.server.server_address[1]}"
-@patch
-def url(self: MockWeb, path: str) -> str: return f"{self.base_url}/{path.lstrip('/')}"
-
-# %% ../nbs/02_scrape.ipynb #s020
-def _closed_port() -> int:
-    "A localhost port with nothing listening on it (bound, then released)."
-    with socket.socket() as probe: probe.bind(("127.0.0.1", 0)); return probe.getsockname()[1]
-
-@patch
-def catalogue(self: MockWeb,
-    good: list[int], # Photo indices served plainly (at least 3)
-    spare: list[int], # At least 11 more photo indices, used once each by transformed cases
-) -> list[MockURL]:
-    "Every case of the mock web as (url, expected status, expected reason, description)."
-    g, s, u = list(good), iter(spare), self.url
-    cases = [MockURL(u(f"photo/{i}.jpg"), "saved", "", "a real photo") for i in g] + [
-        MockURL(u(f"photo/{next(s)}"), "saved", "", "no extension, application/octet-stream"),
-        MockURL(u(f"as-png/{next(s)}.png"), "saved", "", "JPEG bytes labelled image/png"),
-        MockURL(u(f"copy/{g[0]}.jpg"), "duplicate", "exact", "the same bytes at another URL"),
-        MockURL(u(f"resized/{g[1]}.jpg"), "duplicate", "near", "a smaller re-encoded copy"),
-        MockURL(u(f"redirect/2/{next(s)}.jpg"), "saved", "", "two redirects"),
-        MockURL(u(f"redirect/6/{g[2]}.jpg"), "failed", "too-many-redirects", "six redirects"),
-        MockURL(u(f"flaky/2/{next(s)}.jpg"), "saved", "", "503 twice, then the photo"),
-        MockURL(u("status/404"), "failed", "http-404", "not found"),
-        MockURL(u("status/500"), "failed", "http-500", "server error, every time"),
-        MockURL(u(f"html/{g[0]}.jpg"), "rejected", "html", "an HTML page labelled image/jpeg"),
-        MockURL(u(f"svg/{g[0]}.jpg"), "rejected", "svg", "an SVG drawing labelled image/jpeg"),
-        MockURL(u(f"garbage/{g[0]}.jpg"), "rejected", "not-an-image", "random bytes"),
-        MockURL(u(f"cut/{next(s)}.jpg"), "rejected", "truncated", "the first half of a JPEG"),
-        MockURL(u(f"incomplete/{next(s)}.jpg"), "failed", "incomplete", "promises more bytes than it sends"),
-        MockURL(u(f"trickle/{g[0]}.jpg"), "failed", "deadline", "one byte at a time"),
-        MockURL(u("trickle-headers"), "failed", "deadline", "headers one byte at a time"),
-        MockURL(u("hang"), "failed", "timeout", "accepts, never answers"),
-        MockURL(u("huge"), "rejected", "too-large", "declares 1 GiB"),
-        MockURL(u("endless"), "rejected", "too-large", "streams without end"),
-        MockURL(u(f"tiny/{g[0]}.png"), "rejected", "too-small", "a 32x32 icon"),
-        MockURL(u("bomb.png"), "rejected", "too-many-pixels", "100 megapixels in a few kB"),
-        MockURL(f"http://127.0.0.1:{_closed_port()}/photo.jpg", "failed", "connection-refused", "nothing listening"),
-        MockURL("ftp://files.example/hat.jpg", "failed", "bad-url", "not http(s)")]
-    for kind in ("palette", "rgba", "cmyk", "gray", "animated"):
-        cases.append(MockURL(u(f"{kind}/{next(s)}.{'gif' if kind == 'animated' else 'png' if kind in ('palette', 'rgba') else 'jpg'}"),
-                             "saved", "", f"{kind} image, converted to RGB"))
-    return cases
-
-# %% ../nbs/02_scrape.ipynb #s024
-RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-USER_AGENT = "transfer-course-scraper/1.0 (+https://github.com/transfer-course/transfer_course)"
-
-class _FetchFailure(Exception):
-    "A failed attempt: `reason` for the manifest, `retry` when another attempt may succeed."
-    def __init__(self, reason: str, retry: bool = False, http_status: int | None = None):
-        super().__init__(reason); self.reason, self.retry, self.http_status = reason, retry, http_status
-
-@dataclass(frozen=True)
-class Fetched:
-    "The outcome of `fetch_url`: `data` on success, else a `reason`."
-    url: str # The URL asked for
-    data: bytes | None # The body, when the download succeeded
-    reason: str # '' on success, else why it failed, e.g. 'http-404', 'deadline'
-    http_status: int | None # The last HTTP status seen
-    attempts: int # Requests made, counting retries but not redirects
-    seconds: float # Wall time spent on this URL
-    @property
-    def ok(self) -> bool: return self.data is not None
-
-# %% ../nbs/02_scrape.ipynb #s025
-def _watchdog(sock: socket.socket, seconds: float) -> tuple[threading.Timer, threading.Event]:
-    "A timer that shuts `sock` down after `seconds`, waking any read blocked on it; and its 'fired' flag."
-    fired = threading.Event()
-    def fire():
-        fired.set()
-        try: socket.socket.shutdown(sock, socket.SHUT_RDWR)  # the plain-socket method works for TLS sockets too
-        except OSError: pass
-    timer = threading.Timer(max(seconds, 0.0), fire); timer.daemon = True; timer.start()
-    return timer, fired
-
-# %% ../nbs/02_scrape.ipynb #s026
-def _read_body(response: http.client.HTTPResponse, max_bytes: int) -> bytes:
-    "The response body, refusing more than `max_bytes` whatever the headers say."
-    declared = response.getheader("Content-Length")
-    if declared and declared.strip().isdigit() and int(declared) > max_bytes: raise _FetchFailure("too-large")
-    chunks, total = [], 0
-    while chunk := response.read1(64 * 1024):
-        total += len(chunk)
-        if total > max_bytes: raise _FetchFailure("too-large")
-        chunks.append(chunk)
-    if response.length: raise _FetchFailure("incomplete", retry=True)  # the server closed before Content-Length bytes
-    return b"".join(chunks)
-
-# %% ../nbs/02_scrape.ipynb #s027
-def _attempt(url: str, timeout: float, end: float, max_bytes: int) -> tuple[int, str | None, bytes | None]:
-    "One GET of `url`: (status, redirect location or None, body or None); raises `_FetchFailure`."
-    parts = urlsplit(url)
-    connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    remaining = end - time.monotonic()
-    connection = connection_class(parts.hostname, parts.port, timeout=max(min(timeout, remaining), 0.001))
-    timer, fired = None, threading.Event()
-    try:
-        connection.connect()  # bounded by the timeout; the watchdog guards everything after it
-        timer, fired = _watchdog(connection.sock, end - time.monotonic())
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        connection.request("GET", target, headers={"User-Agent": USER_AGENT, "Accept": "image/*,*/*;q=0.8",
-                                                   "Accept-Encoding": "identity", "Connection": "close"})
-        response = connection.getresponse()
-        if fired.is_set(): raise _FetchFailure("deadline")  # a cut-off header block can look complete
-        if response.status in REDIRECT_STATUSES: return response.status, response.getheader("Location") or "", None
-        if response.status != 200:
-            raise _FetchFailure(f"http-{response.status}", retry=response.status in RETRY_STATUSES, http_status=response.status)
-        body = _read_body(response, max_bytes)
-        if fired.is_set(): raise _FetchFailure("deadline")  # so can a cut-off body without Content-Length
-        return response.status, None, body
-    except _FetchFailure as failure:
-        if fired.is_set(): raise _FetchFailure("deadline") from failure
-        raise
-    except (OSError, http.client.HTTPException) as error:
-        raise _classify(error, fired.is_set()) from error
-    finally:
-        if timer is not None: timer.cancel()
-        connection.close()
-
-# %% ../nbs/02_scrape.ipynb #s028
-def _classify(error: Exception, deadline_passed: bool) -> _FetchFailure:
-    "Name a low-level network error for the manifest, and say whether retrying may help."
-    if deadline_passed: return _FetchFailure("deadline")
-    if isinstance(error, socket.gaierror): return _FetchFailure("dns-error")
-    if isinstance(error, TimeoutError): return _FetchFailure("timeout")
-    if isinstance(error, ConnectionRefusedError): return _FetchFailure("connection-refused", retry=True)
-    if isinstance(error, ssl.SSLError): return _FetchFailure("ssl-error")
-    if isinstance(error, (ConnectionError, http.client.IncompleteRead, http.client.RemoteDisconnected)):
-        return _FetchFailure("connection-error", retry=True)
-    if isinstance(error, http.client.HTTPException): return _FetchFailure("bad-response")
-    return _FetchFailure("network-error", retry=True)
-
-# %% ../nbs/02_scrape.ipynb #s029
-def fetch_url(
-    url: str, # An http(s) URL
-    timeout: float = 10.0, # Seconds to wait for the connection or for any single read
-    deadline: float = 30.0, # Total seconds for this URL: redirects, retries and backoff included
-    max_bytes: int = 20 * 2**20, # Refuse bodies larger than this
-    retries: int = 2, # Extra attempts after a 5xx, 408, 429 or a dropped connection
-    backoff: float = 0.5, # Seconds before the first retry; doubles each time
-    max_redirects: int = 3, # Redirects to follow before giving up
-) -> Fetched:
-    "Download `url` with a read timeout, a total deadline, retries, a size cap and a redirect limit; never raises for network errors."
-    start = time.monotonic(); end = start + deadline
-    current, redirects, attempts, failures, status = url, 0, 0, 0, None
-    done = lambda data, reason: Fetched(url, data, reason, status, attempts, round(time.monotonic() - start, 3))
-    while True:
-        parts = urlsplit(current)
-        if parts.scheme not in ("http", "https") or not parts.hostname: return done(None, "bad-url" if current == url else "bad-redirect")
-        if time.monotonic() >= end: return done(None, "deadline")
-        attempts += 1
-        try: status, location, data = _attempt(current, timeout, end, max_bytes)
-        except _FetchFailure as failure:
-            status, failures = failure.http_status or status, failures + 1
-            pause = backoff * 2 ** (failures - 1)
-            if not failure.retry or failures > retries or time.monotonic() + pause >= end: return done(None, failure.reason)
-            time.sleep(pause); continue
-        if location is None: return done(data, "")
-        redirects += 1; attempts -= 1  # a redirect is not an attempt
-        if redirects > max_redirects: return done(None, "too-many-redirects")
-        current = urljoin(current, location)
-
-# %% ../nbs/02_scrape.ipynb #s033
+# %% ../nbs/02_scrape.ipynb #s023
 class ImageRejected(ValueError):
     "Downloaded bytes that are not a usable image; `reason` is the manifest's short name for why."
     def __init__(self, reason: str, detail: str = ""):
         super().__init__(f"{reason}: {detail}" if detail else reason); self.reason = reason
 
-def _markup_kind(data: bytes) -> str | None:
-    "'svg' or 'html' when `data` is markup rather than a raster image."
-    head = data[:2048].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    if not head.startswith(b"<"): return None
-    if b"<svg" in head: return "svg"
-    return "html" if b"<html" in head or b"<!doctype html" in head or b"<body" in head or b"<h1" in head else None
-
-# %% ../nbs/02_scrape.ipynb #s034
-def to_rgb(
-    image: Image.Image, # Any PIL image
-    background: tuple = (255, 255, 255), # Colour shown where the image is transparent
-) -> Image.Image:
-    "An RGB version of `image`: transparency flattened onto `background`, palette/CMYK/grayscale/16-bit converted."
-    if image.mode == "RGB" and "transparency" not in image.info: return image
-    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
-        rgba = image.convert("RGBA"); canvas = Image.new("RGB", image.size, background)
-        canvas.paste(rgba, mask=rgba.getchannel("A")); return canvas
-    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
-        pixels = np.asarray(image, dtype=np.float64); top = 65535.0 if image.mode.startswith("I;16") else max(pixels.max(), 1.0)
-        return Image.fromarray(np.clip(pixels / top * 255, 0, 255).astype(np.uint8)).convert("RGB")
-    return image.convert("RGB")
-
-# %% ../nbs/02_scrape.ipynb #s036
-SAVE_FORMATS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}
-
+SAVE_FORMATS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}  # formats saved as they came
 @dataclass(frozen=True)
 class VerifiedImage:
     "An image that decoded completely: the RGB pixels and the bytes to save."
@@ -413,83 +92,116 @@ class VerifiedImage:
     extension: str # File extension of `data`, e.g. '.jpg'
     converted: bool # Whether `data` is a re-encoding rather than the downloaded bytes
 
-# %% ../nbs/02_scrape.ipynb #s037
+# %% ../nbs/02_scrape.ipynb #s026
+def _markup_kind(data: bytes) -> str | None:
+    "'svg' or 'html' when `data` is markup rather than a raster image."
+    head = data[:2048].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if not head.startswith(b"<"): return None
+    if b"<svg" in head: return "svg"
+    html_tags = (b"<html", b"<!doctype html", b"<body", b"<h1")
+    return "html" if any(tag in head for tag in html_tags) else None
+
+# %% ../nbs/02_scrape.ipynb #s029
+_BROKEN = (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, MemoryError)
 def _decode_all(data: bytes, max_pixels: int) -> Image.Image:
-    "Open `data`, refuse too many pixels before decoding, decode every frame; return the image at frame 0."
+    "Open `data`, refuse too many pixels before decoding, decode every frame; return frame 0."
     if kind := _markup_kind(data): raise ImageRejected(kind)
     try:
         with warnings.catch_warnings():  # we check the pixel count ourselves, just below
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning); image = Image.open(io.BytesIO(data))
-        if image.width * image.height > max_pixels: raise ImageRejected("too-many-pixels", f"{image.width}x{image.height}")
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+        if image.width * image.height > max_pixels:
+            raise ImageRejected("too-many-pixels", f"{image.width}x{image.height}")
         for frame in ImageSequence.Iterator(image): frame.load()
         image.seek(0); image.load()
     except ImageRejected: raise
-    except Image.DecompressionBombError as error: raise ImageRejected("too-many-pixels", str(error)) from error
+    except Image.DecompressionBombError as error: raise ImageRejected("too-many-pixels") from error
     except UnidentifiedImageError as error: raise ImageRejected("not-an-image") from error
-    except OSError as error: raise ImageRejected("truncated" if "truncated" in str(error) else "corrupt", str(error)) from error
-    except (SyntaxError, ValueError, EOFError, IndexError, TypeError, MemoryError) as error: raise ImageRejected("corrupt", repr(error)) from error
+    except _BROKEN as error:
+        reason = "truncated" if "truncated" in str(error) else "corrupt"
+        raise ImageRejected(reason, str(error)) from error
     return image
 
-# %% ../nbs/02_scrape.ipynb #s038
+# %% ../nbs/02_scrape.ipynb #s032
+def to_rgb(
+    image: Image.Image, # Any PIL image
+    background: tuple = (255, 255, 255), # Colour shown where the image is transparent
+) -> Image.Image:
+    "An RGB version of `image`: transparency flattened onto `background`; other modes converted."
+    if image.mode == "RGB" and "transparency" not in image.info: return image
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        rgba = image.convert("RGBA"); canvas = Image.new("RGB", image.size, background)
+        canvas.paste(rgba, mask=rgba.getchannel("A")); return canvas
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+        pixels = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if image.mode.startswith("I;16") else max(pixels.max(), 1.0)
+        return Image.fromarray(np.clip(pixels / top * 255, 0, 255).astype(np.uint8)).convert("RGB")
+    return image.convert("RGB")
+
+# %% ../nbs/02_scrape.ipynb #s035
 def verify_image(
     data: bytes, # Downloaded bytes, whatever the server claimed they were
     min_size: int = 64, # Reject images whose shorter side is smaller than this
     max_pixels: int = 50_000_000, # Reject images with more pixels than this, before decoding them
 ) -> VerifiedImage:
-    "Decode `data` completely and convert it to RGB; raise `ImageRejected` with a reason when it is not a usable image."
+    "Decode `data` completely, upright and in RGB; raise `ImageRejected` with a reason if unusable."
     image = _decode_all(data, max_pixels)
-    source_format, animated = image.format or "", getattr(image, "n_frames", 1) > 1
-    turned = image.getexif().get(0x0112, 1) not in (0, 1)  # EXIF Orientation: 1 means upright already
-    upright = ImageOps.exif_transpose(image) if turned else image
-    rgb = to_rgb(upright)
+    kind, turned = image.format or "", image.getexif().get(0x0112, 1) not in (0, 1)  # 1: upright
+    rgb = to_rgb(ImageOps.exif_transpose(image) if turned else image)
     if min(rgb.size) < min_size: raise ImageRejected("too-small", f"{rgb.width}x{rgb.height}")
-    keep_original = source_format in SAVE_FORMATS and rgb is image and not animated
-    if keep_original: return VerifiedImage(rgb, source_format, data, SAVE_FORMATS[source_format], False)
-    target = "JPEG" if source_format == "JPEG" else "PNG"
-    return VerifiedImage(rgb, source_format, _reencode(rgb, target, **({"quality": 95} if target == "JPEG" else {})),
-                         SAVE_FORMATS[target], True)
+    if kind in SAVE_FORMATS and rgb is image and getattr(image, "n_frames", 1) == 1:
+        return VerifiedImage(rgb, kind, data, SAVE_FORMATS[kind], False)  # the bytes as they came
+    target, out = ("JPEG" if kind == "JPEG" else "PNG"), io.BytesIO()
+    rgb.save(out, target, **({"quality": 95} if target == "JPEG" else {}))
+    return VerifiedImage(rgb, kind, out.getvalue(), SAVE_FORMATS[target], True)
 
-# %% ../nbs/02_scrape.ipynb #s043
+# %% ../nbs/02_scrape.ipynb #s040
 def _grey(image: Image.Image, size: tuple[int, int]) -> np.ndarray:
     "`image` as a small float grey array of `size` (width, height)."
-    return np.asarray(to_rgb(image).convert("L").resize(size, Image.Resampling.LANCZOS), dtype=np.float64)
+    small = to_rgb(image).convert("L").resize(size, Image.Resampling.LANCZOS)
+    return np.asarray(small, dtype=np.float64)
 
 def _bits_to_int(bits: np.ndarray) -> int:
     "Pack a boolean array into an integer, first element as the highest bit."
     return int("".join("1" if bit else "0" for bit in bits.flatten()), 2)
 
-def dhash(image: Image.Image, hash_size: int = 8) -> int:
-    "Difference hash: does brightness rise between horizontal neighbours? `hash_size`² bits."
+def hamming(a: int, b: int) -> int:
+    "Number of bits in which two hashes differ."
+    return (a ^ b).bit_count()
+
+# %% ../nbs/02_scrape.ipynb #s043
+def dhash(
+    image: Image.Image, # Any PIL image
+    hash_size: int = 8, # The hash has hash_size² bits
+) -> int:
+    "Difference hash: does the brightness rise between horizontal neighbours?"
     pixels = _grey(image, (hash_size + 1, hash_size))
     return _bits_to_int(pixels[:, 1:] > pixels[:, :-1])
 
-# %% ../nbs/02_scrape.ipynb #s044
+# %% ../nbs/02_scrape.ipynb #s046
 def _dct_matrix(n: int) -> np.ndarray:
     "The orthonormal DCT-II matrix: `M @ x` transforms a length-`n` signal."
     k, i = np.arange(n)[:, None], np.arange(n)[None, :]
     matrix = np.cos(np.pi * (2 * i + 1) * k / (2 * n)) * np.sqrt(2 / n)
     matrix[0] /= np.sqrt(2); return matrix
-
-def phash(image: Image.Image, hash_size: int = 8, highfreq_factor: int = 4) -> int:
-    "Perceptual hash: which of the lowest `hash_size`² DCT frequencies are above their median."
+def phash(
+    image: Image.Image, # Any PIL image
+    hash_size: int = 8, # The hash has hash_size² bits
+    highfreq_factor: int = 4, # The image is first shrunk to (hash_size × this) pixels square
+) -> int:
+    "Perceptual hash: which of the lowest hash_size² DCT frequencies are above their median."
     size = hash_size * highfreq_factor; dct = _dct_matrix(size)
     frequencies = (dct @ _grey(image, (size, size)) @ dct.T)[:hash_size, :hash_size]
     return _bits_to_int(frequencies > np.median(frequencies))
 
-def hamming(a: int, b: int) -> int:
-    "Number of bits in which two hashes differ."
-    return (a ^ b).bit_count()
-
-# %% ../nbs/02_scrape.ipynb #s050
-STATUSES = ("saved", "failed", "rejected", "duplicate")
-
+# %% ../nbs/02_scrape.ipynb #s051
 @dataclass(frozen=True)
 class ManifestRow:
-    "What happened to one URL."
+    "What happened to one URL: a row of DEST/manifest.csv."
     url: str # The URL, as written in the list
     status: str # saved, failed, rejected or duplicate
     reason: str = "" # Why not saved: 'http-404', 'deadline', 'truncated', 'near'...
-    file: str = "" # File name in DIR, for saved rows
+    file: str = "" # File name in DEST, for saved rows
     sha256: str = "" # Hash of the downloaded bytes
     width: int | None = None # Pixels, after conversion
     height: int | None = None # Pixels, after conversion
@@ -499,53 +211,26 @@ class ManifestRow:
     http_status: int | None = None # Last HTTP status seen
     attempts: int = 0 # Requests made
     seconds: float = 0.0 # Time spent on this URL
+    detail: str = "" # The error behind `reason`, in words
 
-# %% ../nbs/02_scrape.ipynb #s051
-MANIFEST_NAME = "manifest.csv"
-
-def _write_atomic(path: Path, data: bytes) -> Path:
-    "Write `data` to `path` via a hidden temporary file and a rename: `path` is either complete or absent."
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as out: out.write(data); out.flush(); os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True); raise
-    return path
-
-# %% ../nbs/02_scrape.ipynb #s052
-def write_manifest(rows: list[ManifestRow], path: Path) -> Path:
-    "Write `rows` as CSV to `path`, atomically."
-    buffer = io.StringIO(); writer = csv.DictWriter(buffer, fieldnames=[f.name for f in fields(ManifestRow)], lineterminator="\n")
-    writer.writeheader(); writer.writerows({k: ("" if v is None else v) for k, v in asdict(row).items()} for row in rows)
-    return _write_atomic(Path(path), buffer.getvalue().encode("utf-8"))
-
-def read_manifest(path: Path) -> list[ManifestRow]:
-    "The rows of a manifest written by `write_manifest` (empty when there is no file)."
-    if not Path(path).exists(): return []
-    kinds = {"width": int, "height": int, "bytes": int, "http_status": int, "attempts": int, "seconds": float}
-    with open(path, newline="", encoding="utf-8") as handle:
-        return [ManifestRow(**{k: (kinds[k](v) if v != "" else (0 if k == "attempts" else None)) if k in kinds else v
-                               for k, v in record.items() if k in ManifestRow.__dataclass_fields__}) for record in csv.DictReader(handle)]
-
-# %% ../nbs/02_scrape.ipynb #s055
+# %% ../nbs/02_scrape.ipynb #s054
 def deduplicate(
     rows: list[ManifestRow], # Manifest rows; only `saved` rows take part
     near_threshold: int = 8, # Largest pHash Hamming distance still counted as the same picture
 ) -> list[ManifestRow]:
-    "New rows with exact and near duplicates marked; in each group the largest image, then the earliest, is kept."
-    order = sorted((i for i, row in enumerate(rows) if row.status == "saved"), key=lambda i: (-(rows[i].width or 0) * (rows[i].height or 0), i))
-    by_sha, kept_hashes, kept_files, result = {}, [], [], list(rows)
-    for i in order:
-        row = rows[i]
-        if row.sha256 in by_sha: result[i] = replace(row, status="duplicate", reason="exact", duplicate_of=by_sha[row.sha256], file=""); continue
-        distances = [hamming(int(row.phash, 16), other) for other in kept_hashes]
-        if distances and min(distances) <= near_threshold:
-            result[i] = replace(row, status="duplicate", reason="near", duplicate_of=kept_files[int(np.argmin(distances))], file=""); continue
-        by_sha[row.sha256] = row.file; kept_hashes.append(int(row.phash, 16)); kept_files.append(row.file)
+    "New rows with exact and near duplicates marked; in a group the largest, then earliest, stays."
+    saved = [i for i, row in enumerate(rows) if row.status == "saved"]
+    kept, result = [], list(rows)
+    for i in sorted(saved, key=lambda i: (-(rows[i].width or 0) * (rows[i].height or 0), i)):
+        row, distance = rows[i], lambda other: hamming(int(other.phash, 16), int(rows[i].phash, 16))
+        same = next((other for other in kept if other.sha256 == row.sha256), None)
+        near = min((k for k in kept if distance(k) <= near_threshold), key=distance, default=None)
+        if (same or near) is None: kept.append(row); continue
+        result[i] = replace(row, status="duplicate", reason="exact" if same else "near",
+                            duplicate_of=(same or near).file, file="")
     return result
 
-# %% ../nbs/02_scrape.ipynb #s058
+# %% ../nbs/02_scrape.ipynb #s057
 @dataclass(frozen=True)
 class ScrapeOptions:
     "How `scrape_images` downloads and judges each URL."
@@ -558,65 +243,28 @@ class ScrapeOptions:
     min_size: int = 64 # Smallest accepted shorter side, in pixels
     max_pixels: int = 50_000_000 # Largest accepted width × height
 
-# %% ../nbs/02_scrape.ipynb #s059
-def _judge(url: str, dest: Path, options: ScrapeOptions, rejects: Path | None) -> ManifestRow:
-    "Download, verify and save one URL (the work of one thread); return its provisional manifest row."
-    fetched = fetch_url(url, options.timeout, options.deadline, options.max_bytes, options.retries, options.backoff, options.max_redirects)
-    common = dict(http_status=fetched.http_status, attempts=fetched.attempts, seconds=fetched.seconds)
-    if not fetched.ok: return ManifestRow(url, "rejected" if fetched.reason == "too-large" else "failed", fetched.reason, **common)
-    sha = hashlib.sha256(fetched.data).hexdigest(); common.update(sha256=sha, bytes=len(fetched.data))
-    try: verified = verify_image(fetched.data, options.min_size, options.max_pixels)
+# %% ../nbs/02_scrape.ipynb #s060
+def _judge(url: str, dest: Path, options: ScrapeOptions, rejects: Path | None, session=None):
+    "Download, verify and save one URL (the work of one thread); return its `ManifestRow`."
+    o = options
+    got = fetch_url(url, o.timeout, o.deadline, o.max_bytes, o.retries, o.backoff, o.max_redirects,
+                    session)
+    common = dict(http_status=got.http_status, attempts=got.attempts, seconds=got.seconds)
+    if not got.ok:
+        status = "rejected" if got.reason == "too-large" else "failed"
+        return ManifestRow(url, status, got.reason, detail=got.detail, **common)
+    sha = hashlib.sha256(got.data).hexdigest(); common.update(sha256=sha, bytes=len(got.data))
+    try: verified = verify_image(got.data, o.min_size, o.max_pixels)
     except ImageRejected as rejected:
-        if rejects is not None: _write_atomic(rejects/f"{sha[:16]}.bin", fetched.data)
-        return ManifestRow(url, "rejected", rejected.reason, **common)
-    name = f"{sha[:16]}{verified.extension}"
-    if not (dest/name).exists(): _write_atomic(dest/name, verified.data)
-    return ManifestRow(url, "saved", "", name, width=verified.image.width, height=verified.image.height,
+        if rejects is not None: atomic_write(rejects/f"{sha[:16]}.bin", got.data)
+        return ManifestRow(url, "rejected", rejected.reason, detail=str(rejected), **common)
+    name, (width, height) = f"{sha[:16]}{verified.extension}", verified.image.size
+    if not (dest/name).exists(): atomic_write(dest/name, verified.data)
+    return ManifestRow(url, "saved", "", name, width=width, height=height,
                        phash=f"{phash(verified.image):016x}", **common)
 
-# %% ../nbs/02_scrape.ipynb #s060
-def _needs_fetch(row: ManifestRow | None, dest: Path, retry_failed: bool) -> bool:
-    "Should a resumed run fetch this URL again?"
-    if row is None: return True
-    if row.status == "saved": return not (dest/row.file).exists()
-    if row.status == "failed": return retry_failed or row.reason == "max-pics"
-    return False
-
-def _distinct(row: ManifestRow, seen: list[ManifestRow], near_threshold: int) -> bool:
-    "Is a saved `row` a new picture compared with `seen` (for counting towards `max_pics` while downloading)?"
-    return all(row.sha256 != other.sha256 and hamming(int(row.phash, 16), int(other.phash, 16)) > near_threshold for other in seen)
-
-# %% ../nbs/02_scrape.ipynb #s061
-def _run_pool(urls: list[str], dest: Path, options: ScrapeOptions, rejects: Path | None, workers: int,
-              max_pics: int | None, already: list[ManifestRow], near_threshold: int, progress: bool) -> dict[str, ManifestRow]:
-    "Judge `urls` in a thread pool, submitting lazily so that downloading stops once `max_pics` distinct images are in."
-    from tqdm.auto import tqdm
-    results, pending, queue, distinct = {}, set(), iter(urls), list(already)
-    bar = tqdm(total=len(urls), desc="scraping", unit="url", disable=not progress)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        def refill():
-            while len(pending) < workers and (max_pics is None or len(distinct) < max_pics):
-                url = next(queue, None)
-                if url is None: return
-                pending.add(pool.submit(_judge, url, dest, options, rejects))
-        refill()
-        while pending:
-            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in finished:
-                pending.discard(future); row = future.result(); results[row.url] = row; bar.update(1)
-                if row.status == "saved" and _distinct(row, distinct, near_threshold): distinct.append(row)
-            refill()
-    bar.close(); return results
-
-# %% ../nbs/02_scrape.ipynb #s062
-def _apply_max_pics(rows: list[ManifestRow], max_pics: int | None) -> list[ManifestRow]:
-    "Keep the first `max_pics` saved rows; later saved rows become failed/'max-pics' (fetched again if the cap is raised)."
-    if max_pics is None: return rows
-    saved = [i for i, row in enumerate(rows) if row.status == "saved"]
-    over = set(saved[max_pics:])
-    return [replace(row, status="failed", reason="max-pics", file="") if i in over else row for i, row in enumerate(rows)]
-
 # %% ../nbs/02_scrape.ipynb #s063
+STATUSES = ("saved", "failed", "rejected", "duplicate")
 @dataclass(frozen=True)
 class ScrapeReport:
     "The result of `scrape_images`: every manifest row, and how much work this run did."
@@ -624,25 +272,55 @@ class ScrapeReport:
     rows: tuple[ManifestRow, ...] # The manifest, in URL-list order
     fetched: int # URLs fetched by this run (the rest were already judged)
     seconds: float # Wall time of this run
-    def counts(self) -> Counter: return Counter(row.status for row in self.rows)
-    def reasons(self) -> Counter: return Counter((row.status, row.reason) for row in self.rows if row.status != "saved")
+    def counts(self) -> Counter:
+        "Rows per status."
+        return Counter(row.status for row in self.rows)
     @property
-    def saved_files(self) -> list[Path]: return [self.dest/row.file for row in self.rows if row.status == "saved"]
+    def saved_files(self) -> list[Path]:
+        "The image files of the saved rows, in list order."
+        return [self.dest/row.file for row in self.rows if row.status == "saved"]
 
-# %% ../nbs/02_scrape.ipynb #s064
+# %% ../nbs/02_scrape.ipynb #s066
 @patch
 def summary(self: ScrapeReport) -> str:
     "A short text table: counts by status, then by reason."
-    counts = self.counts()
-    lines = [f"{len(self.rows)} URLs -> {self.dest}  ({self.fetched} fetched in {self.seconds:.1f} s)"]
+    counts, reasons = self.counts(), Counter((r.status, r.reason) for r in self.rows if r.reason)
+    lines = [f"{len(self.rows)} URLs -> {self.dest} ({self.fetched} fetched, {self.seconds:.1f} s)"]
     lines += [f"  {status:<10} {counts.get(status, 0):>5}" for status in STATUSES]
-    lines += [f"    {status:<10} {reason:<20} {n:>4}" for (status, reason), n in sorted(self.reasons().items())]
+    lines += [f"    {status:<10} {why:<20} {n:>4}" for (status, why), n in sorted(reasons.items())]
     return "\n".join(lines)
-
 @patch
 def __repr__(self: ScrapeReport) -> str: return self.summary()
 
-# %% ../nbs/02_scrape.ipynb #s065
+# %% ../nbs/02_scrape.ipynb #s069
+MANIFEST_NAME = "manifest.csv"
+def read_manifest(path: str | Path) -> list[ManifestRow]:
+    "The rows of a manifest (none when there is no file)."
+    return read_rows(path, ManifestRow)
+
+def _needs_fetch(row: ManifestRow | None, dest: Path, retry_failed: bool) -> bool:
+    "Should a resumed run fetch this URL again?"
+    if row is None: return True
+    if row.status == "saved": return not (dest/row.file).exists()
+    return row.status == "failed" and (retry_failed or row.reason == "max-pics")
+
+# %% ../nbs/02_scrape.ipynb #s072
+def _enough(max_pics: int | None, seen: list, near_threshold: int) -> Callable[[ManifestRow], bool]:
+    "A check of each new row: add it to `seen` if it is a new picture; True once `seen` is full."
+    def check(row: ManifestRow) -> bool:
+        far = lambda old: hamming(int(row.phash, 16), int(old.phash, 16)) > near_threshold
+        if row.status == "saved" and all(row.sha256 != old.sha256 and far(old) for old in seen):
+            seen.append(row)
+        return max_pics is not None and len(seen) >= max_pics
+    return check
+def _cap(rows: list[ManifestRow], max_pics: int | None) -> list[ManifestRow]:
+    "Saved rows after the first `max_pics` become failed/'max-pics'."
+    saved = [i for i, row in enumerate(rows) if row.status == "saved"]
+    over = set(saved[max_pics:] if max_pics is not None else [])
+    drop = partial(replace, status="failed", reason="max-pics", file="")
+    return [drop(row) if i in over else row for i, row in enumerate(rows)]
+
+# %% ../nbs/02_scrape.ipynb #s075
 def scrape_images(
     urls: str | Path | list[str], # A URL-list file, or the URLs themselves
     dest: str | Path, # Folder for the images and manifest.csv (created if needed)
@@ -651,171 +329,147 @@ def scrape_images(
     options: ScrapeOptions = ScrapeOptions(), # Timeouts, deadline, size cap, retries...
     near_threshold: int = 8, # pHash Hamming distance at or below which two images are duplicates
     retry_failed: bool = False, # On a re-run, fetch URLs that failed before again
-    keep_rejects: str | Path | None = None, # Folder (outside `dest`) to keep rejected downloads in, for inspection
+    keep_rejects: str | Path | None = None, # Folder (outside `dest`) to keep rejected downloads in
     progress: bool = True, # Show a progress bar
 ) -> ScrapeReport:
-    "Download the images of a URL list into `dest`: verified, de-duplicated, with a manifest; resumes a previous run."
-    start, dest = time.monotonic(), Path(dest); dest.mkdir(parents=True, exist_ok=True)
-    rejects = Path(keep_rejects) if keep_rejects is not None else None
-    if rejects is not None: rejects.mkdir(parents=True, exist_ok=True)
-    for stale in dest.glob(".*.tmp"): stale.unlink()  # left by a run that was killed mid-write
-    wanted, previous = read_url_list(urls), {row.url: row for row in read_manifest(dest/MANIFEST_NAME)}
+    "Download a URL list into `dest`: verified, de-duplicated, with a manifest; resumes old runs."
+    start, dest, rejects = time.monotonic(), Path(dest), keep_rejects and Path(keep_rejects)
+    for stale in dest.glob(".*.partial"): stale.unlink()  # left by a run killed mid-write
+    wanted, previous = read_url_list(urls), {r.url: r for r in read_manifest(dest/MANIFEST_NAME)}
     todo = [url for url in wanted if _needs_fetch(previous.get(url), dest, retry_failed)]
-    kept_before = [row for url, row in previous.items() if row.status == "saved" and url not in todo]
-    new = _run_pool(todo, dest, options, rejects, workers, max_pics, kept_before, near_threshold, progress)
-    merged = {**previous, **new, **{url: ManifestRow(url, "failed", "max-pics") for url in todo if url not in new}}
-    ordered = [merged[url] for url in wanted] + [row for url, row in previous.items() if url not in set(wanted)]
-    rows = _apply_max_pics(deduplicate(ordered, near_threshold), max_pics)
-    _remove_dropped(dest, before=ordered, after=rows, rejects=rejects)
-    write_manifest(rows, dest/MANIFEST_NAME)
-    return ScrapeReport(dest, tuple(rows), len(new), round(time.monotonic() - start, 2))
+    seen = [row for url, row in previous.items() if row.status == "saved" and url not in todo]
+    session = new_session(pool_size=workers)
+    judge = partial(_judge, dest=dest, options=options, rejects=rejects, session=session)
+    done = map_lazily(judge, todo, workers, _enough(max_pics, seen, near_threshold), progress)
+    merged = {**previous, **{url: ManifestRow(url, "failed", "max-pics") for url in todo}}
+    merged.update((row.url, row) for row in done)
+    ordered = [merged[url] for url in wanted] + [previous[u] for u in previous.keys() - set(wanted)]
+    rows = _cap(deduplicate(ordered, near_threshold), max_pics)
+    files = lambda rows: {row.file for row in rows if row.status == "saved"}
+    for gone in files(ordered) - files(rows): (dest/gone).unlink(missing_ok=True)
+    write_rows(rows, dest/MANIFEST_NAME, ManifestRow)
+    return ScrapeReport(dest, tuple(rows), len(done), round(time.monotonic() - start, 2))
 
-# %% ../nbs/02_scrape.ipynb #s066
-def _remove_dropped(dest: Path, before: list[ManifestRow], after: list[ManifestRow], rejects: Path | None):
-    "Delete (or move to `rejects`) files no saved row refers to any more: dropped duplicates and images over `max_pics`."
-    keep = {row.file for row in after if row.status == "saved"}
-    for name in {row.file for row in before if row.status == "saved"} - keep:
-        if not (dest/name).exists(): continue
-        if rejects is not None: shutil.move(str(dest/name), str(rejects/name))
-        else: (dest/name).unlink()
-
-# %% ../nbs/02_scrape.ipynb #s072
+# %% ../nbs/02_scrape.ipynb #s081
 def show_images(
     paths: list[Path], # Image files
     titles: list[str] | None = None, # One title per image
     columns: int = 8, # Images per row
     size: float = 1.6, # Inches per image
 ):
-    "A grid of images with titles; undecodable files show as a grey tile."
+    "A grid of images with titles; files that do not decode show as a grey tile."
     from matplotlib import pyplot
     rows = max(1, -(-len(paths) // columns))
-    figure, axes = pyplot.subplots(rows, columns, figsize=(columns * size, rows * size * 1.15), squeeze=False)
-    for ax, i in zip(axes.flat, range(rows * columns)):
-        ax.axis("off")
-        if i >= len(paths): continue
-        try: ax.imshow(to_rgb(Image.open(paths[i])))
+    figure, axes = pyplot.subplots(rows, columns, figsize=(columns * size, rows * size * 1.25))
+    for ax in axes.flat: ax.axis("off")
+    for ax, path, title in zip(axes.flat, paths, titles or [""] * len(paths)):
+        try: ax.imshow(to_rgb(Image.open(path)))
         except (OSError, ValueError, SyntaxError): ax.imshow(np.full((8, 8, 3), 200, np.uint8))
-        if titles: ax.set_title(titles[i], fontsize=8)
+        ax.set_title(title, fontsize=8)
     figure.tight_layout(); return figure
 
-# %% ../nbs/02_scrape.ipynb #s080
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
-
-def image_files(folder: Path) -> list[Path]:
-    "The image files directly inside `folder` (by extension), sorted by name, hidden files excluded."
-    return sorted(p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith("."))
-
-def _file_hashes(folder: Path) -> dict[str, int]:
-    "pHash of every image in `folder`, reusing the manifest's when it has one."
-    known = {row.file: int(row.phash, 16) for row in read_manifest(folder/MANIFEST_NAME) if row.status == "saved" and row.phash}
-    return {p.name: known[p.name] if p.name in known else phash(Image.open(p)) for p in image_files(folder)}
-
-# %% ../nbs/02_scrape.ipynb #s081
+# %% ../nbs/02_scrape.ipynb #s085
 def near_duplicate_groups(
     hashes: list[int], # One perceptual hash per image
     near_threshold: int = 8, # Largest Hamming distance counted as the same picture
 ) -> list[int]:
-    "A group id per image (the index of the group's first image): images linked by a chain of near-duplicate pairs share it."
-    parent = list(range(len(hashes)))
-    def root(i):
-        while parent[i] != i: parent[i] = parent[parent[i]]; i = parent[i]
+    "A group id per image: images linked by a chain of near-duplicates share the first one's index."
+    group, packed = list(range(len(hashes))), np.array(hashes, dtype=np.uint64)
+    def root(i: int) -> int:
+        while group[i] != i: i = group[i]
         return i
-    packed = np.array(hashes, dtype=np.uint64)
     for i in range(len(packed)):
-        close = np.nonzero(np.bitwise_count(packed[i + 1:] ^ packed[i]) <= near_threshold)[0] + i + 1
-        for j in close:
-            a, b = root(int(j)), root(i); parent[max(a, b)] = min(a, b)  # the group's id is its first image
+        distances = np.bitwise_count(packed[i + 1:] ^ packed[i])
+        for j in np.nonzero(distances <= near_threshold)[0] + i + 1:
+            a, b = root(i), root(int(j)); group[max(a, b)] = min(a, b)
     return [root(i) for i in range(len(hashes))]
 
-# %% ../nbs/02_scrape.ipynb #s083
-def _assign_splits(table: list[dict], valid_pct: float, test_pct: float, seed: int) -> dict[int, str]:
-    "Split name per group: per class (the class of the group's first file), shuffled groups fill test, then valid, then train."
-    owners = {}
+# %% ../nbs/02_scrape.ipynb #s088
+def _assign_splits(table: list[dict], valid_pct: float, test_pct: float, seed: int) -> dict:
+    "Split name per group: per class (its first file's), shuffled groups fill test, valid, train."
+    owners, sizes, assigned = {}, Counter(record["group"] for record in table), {}
     for record in table: owners.setdefault(record["group"], record["label"])
-    sizes, assigned = Counter(record["group"] for record in table), {}
     for label in sorted(set(owners.values())):
         groups = sorted(g for g, owner in owners.items() if owner == label)
         random.Random(f"{seed}/{label}").shuffle(groups)
-        total = sum(sizes[g] for g in groups); targets = {"test": round(total * test_pct), "valid": round(total * valid_pct)}
-        filled = Counter()
+        total, filled = sum(sizes[g] for g in groups), Counter()
+        targets = {"test": round(total * test_pct), "valid": round(total * valid_pct)}
         for group in groups:
-            split = next((name for name in ("test", "valid") if filled[name] < targets[name]), "train")
+            split = next((s for s in ("test", "valid") if filled[s] < targets[s]), "train")
             assigned[group] = split; filled[split] += sizes[group]
     return assigned
 
-# %% ../nbs/02_scrape.ipynb #s084
+# %% ../nbs/02_scrape.ipynb #s091
+def _hash_table(classes: list[Path]) -> list[dict]:
+    "One record (label, name, phash) per image of the class folders, reusing manifests' hashes."
+    table = []
+    for folder in classes:
+        known = {row.file: row.phash for row in read_manifest(folder/MANIFEST_NAME)}
+        for path in image_files(folder, recursive=False):
+            hashed = known.get(path.name) or f"{phash(Image.open(path)):016x}"
+            table.append({"label": folder.name, "name": path.name, "phash": hashed})
+    return table
+
+# %% ../nbs/02_scrape.ipynb #s094
+def _materialise(frame, source: Path, dest: Path):
+    "Create dest/SPLIT/LABEL/NAME (hard links where possible) and dest/split.csv, replacing dest."
+    if dest.exists() and not (dest/"split.csv").exists():
+        raise FileExistsError(f"{dest} exists and is not a split: choose another dest")
+    building = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    for row in frame.itertuples():
+        target, original = building/row.split/row.label/row.name, source/row.label/row.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try: target.hardlink_to(original)
+        except OSError: shutil.copy2(original, target)
+    frame.to_csv(building/"split.csv", index=False)
+    if dest.exists(): shutil.rmtree(dest)
+    building.rename(dest)
+
+# %% ../nbs/02_scrape.ipynb #s096
 def split_dataset(
-    source: str | Path, # Folder with one sub-folder of images per class (e.g. made by `scrape_images`)
+    source: str | Path, # Folder with one sub-folder of images per class (e.g. from `scrape_images`)
     valid_pct: float = 0.2, # Fraction of each class for validation
     test_pct: float = 0.0, # Fraction of each class for testing
     seed: int = 42, # Same seed, same split
     dest: str | Path | None = None, # Output folder; default: SOURCE_split next to `source`
     near_threshold: int = 8, # pHash distance at or below which images are kept in the same split
 ):
-    "Split class folders into dest/{train,valid,test}/CLASS: stratified, deterministic, near-duplicates kept together. Returns a DataFrame."
+    "Split class folders into dest/{train,valid,test}/CLASS, stratified, near-duplicates together."
     import pandas
-    if not (0 <= valid_pct < 1 and 0 <= test_pct < 1 and valid_pct + test_pct < 1): raise ValueError("valid_pct and test_pct must be in [0, 1) and sum to less than 1")
-    source = Path(source); dest = Path(dest) if dest is not None else source.with_name(source.name + "_split")
-    classes = sorted(p for p in source.iterdir() if p.is_dir() and not p.name.startswith((".", "_")) and image_files(p))
-    if not classes: raise FileNotFoundError(f"No class folders with images in {source}")
-    table = [{"label": folder.name, "name": name, "phash": f"{h:016x}"} for folder in classes for name, h in _file_hashes(folder).items()]
-    for record, group in zip(table, near_duplicate_groups([int(r["phash"], 16) for r in table], near_threshold)): record["group"] = group
-    splits = _assign_splits(table, valid_pct, test_pct, seed)
-    frame = pandas.DataFrame(table).assign(split=lambda df: df.group.map(splits))
+    if not (0 <= valid_pct < 1 and 0 <= test_pct < 1 and valid_pct + test_pct < 1):
+        raise ValueError(f"valid_pct={valid_pct}, test_pct={test_pct}: each in [0, 1), sum below 1")
+    source = Path(source); dest = Path(dest or source.with_name(source.name + "_split"))
+    folders = [p for p in sorted(source.iterdir()) if p.is_dir() and p.name[0] not in "._"]
+    classes = [folder for folder in folders if image_files(folder, recursive=False)]
+    if not classes: raise FileNotFoundError(f"no CLASS/*.jpg folders in {source}")
+    frame = pandas.DataFrame(_hash_table(classes))
+    frame["group"] = near_duplicate_groups([int(h, 16) for h in frame.phash], near_threshold)
+    splits = _assign_splits(frame.to_dict("records"), valid_pct, test_pct, seed)
+    frame["split"] = frame.group.map(splits)
+    frame = frame[["split", "label", "name", "group", "phash"]]
     _materialise(frame, source, dest)
-    return frame[["split", "label", "name", "group", "phash"]]
+    return frame
 
-# %% ../nbs/02_scrape.ipynb #s085
-def _materialise(frame, source: Path, dest: Path):
-    "Create dest/SPLIT/LABEL/NAME (hard links where possible) and dest/split.csv, replacing a previous split atomically."
-    if dest.exists() and not (dest/"split.csv").exists(): raise FileExistsError(f"{dest} exists and was not made by split_dataset; choose another dest")
-    building = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
-    for record in frame.itertuples():
-        target = building/record.split/record.label/record.name; target.parent.mkdir(parents=True, exist_ok=True)
-        try: os.link(source/record.label/record.name, target)
-        except OSError: shutil.copy2(source/record.label/record.name, target)
-    frame[["split", "label", "name", "group", "phash"]].to_csv(building/"split.csv", index=False)
-    if dest.exists(): shutil.rmtree(dest)
-    os.replace(building, dest)
+# %% ../nbs/02_scrape.ipynb #s102
+def run_scrape(args: argparse.Namespace) -> int:
+    "`transfer-course scrape`: 0 if an image was saved, 1 if every URL failed, 2 if no URL list."
+    if not Path(args.urls).is_file(): return _fail(f"URL list {args.urls} does not exist", 2)
+    given = {name: getattr(args, name) for name in ScrapeOptions.__dataclass_fields__ if name in args}
+    options = ScrapeOptions(**given)
+    report = scrape_images(args.urls, args.dest, args.max_pics, args.workers, options,
+                           args.near_threshold, args.retry_failed, args.keep_rejects,
+                           progress=not args.quiet)
+    print(report.summary())
+    if report.counts()["saved"]: return 0
+    return _fail(f"none of the {len(report.rows)} URLs gave an image; see {args.dest}/manifest.csv")
 
-# %% ../nbs/02_scrape.ipynb #s090
-def _run_scrape(args) -> int:
-    "The `scrape` command."
-    if not Path(args.urls).is_file(): print(f"error: URL list {args.urls} does not exist", file=sys.stderr); return 2
-    options = ScrapeOptions(timeout=args.timeout, deadline=args.deadline, max_bytes=args.max_bytes, retries=args.retries,
-                            min_size=args.min_size, max_redirects=args.max_redirects)
-    report = scrape_images(args.urls, args.dest, max_pics=args.max_pics, workers=args.workers, options=options,
-                           near_threshold=args.near_threshold, retry_failed=args.retry_failed,
-                           keep_rejects=args.keep_rejects, progress=not args.quiet)
-    print(report.summary()); return 0
-
-def _run_split(args) -> int:
-    "The `split` command."
-    frame = split_dataset(args.source, args.valid_pct, args.test_pct, args.seed, args.dest, args.near_threshold)
+def run_split(args: argparse.Namespace) -> int:
+    "`transfer-course split`: split class folders, print the images per class and split."
+    frame = split_dataset(args.source, args.valid_pct, args.test_pct, args.seed, args.dest,
+                          args.near_threshold)
     print(frame.groupby(["label", "split"]).size().unstack(fill_value=0).to_string()); return 0
 
-# %% ../nbs/02_scrape.ipynb #s091
-def add_cli_commands(subparsers) -> None:
-    "Add the `scrape` and `split` commands to the `transfer-course` command line."
-    scrape = subparsers.add_parser("scrape", help="download a URL list into a verified, de-duplicated image folder with a manifest")
-    scrape.add_argument("urls", help="text file: one URL per line; # comments, blank lines and repeats are fine")
-    scrape.add_argument("--dest", required=True, help="folder for the images and manifest.csv")
-    scrape.add_argument("--max-pics", type=int, default=None, help="stop after this many distinct images")
-    scrape.add_argument("--workers", type=int, default=8, help="parallel downloads (default 8)")
-    scrape.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for a connection or any read (default 10)")
-    scrape.add_argument("--deadline", type=float, default=30.0, help="total seconds per URL, retries included (default 30)")
-    scrape.add_argument("--max-bytes", type=int, default=20 * 2**20, help="size cap per download (default 20 MiB)")
-    scrape.add_argument("--retries", type=int, default=2, help="extra attempts after 5xx or dropped connections (default 2)")
-    scrape.add_argument("--max-redirects", type=int, default=3, help="redirects to follow (default 3)")
-    scrape.add_argument("--min-size", type=int, default=64, help="smallest accepted shorter side in pixels (default 64)")
-    scrape.add_argument("--near-threshold", type=int, default=8, help="pHash distance counted as a duplicate (default 8)")
-    scrape.add_argument("--retry-failed", action="store_true", help="fetch URLs that failed in a previous run again")
-    scrape.add_argument("--keep-rejects", default=None, help="folder (outside --dest) to keep rejected downloads in")
-    scrape.add_argument("--quiet", action="store_true", help="no progress bar")
-    scrape.set_defaults(run=_run_scrape)
-    split = subparsers.add_parser("split", help="split class folders into train/valid/test without near-duplicate leaks")
-    split.add_argument("source", help="folder with one sub-folder of images per class")
-    split.add_argument("--dest", default=None, help="output folder (default: SOURCE_split)")
-    split.add_argument("--valid-pct", type=float, default=0.2); split.add_argument("--test-pct", type=float, default=0.0)
-    split.add_argument("--seed", type=int, default=42); split.add_argument("--near-threshold", type=int, default=8)
-    split.set_defaults(run=_run_split)
+def _fail(message: str, status: int = 1) -> int:
+    "Say what went wrong in one line on stderr; return the exit status."
+    print(f"error: {message}", file=sys.stderr); return status
+_run_scrape, _run_split = run_scrape, run_split  # the names transfer_course.cli used before

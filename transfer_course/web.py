@@ -7,8 +7,11 @@ Docs: https://transfer-course.github.io/transfer_course/web.html.md"""
 
 # %% ../nbs/12_web.ipynb #w002
 from __future__ import annotations
-import http.client, ipaddress, socket, ssl, threading, time
-from dataclasses import dataclass
+import csv, http.client, io, ipaddress, socket, ssl, threading, time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Callable, Iterable, TypeVar
 from urllib.parse import urlsplit
 
 import requests
@@ -17,8 +20,11 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from .core import atomic_write
+
 # %% auto #0
-__all__ = ['RETRY_STATUSES', 'USER_AGENT', 'Fetched', 'new_session', 'shared_session', 'fetch_url']
+__all__ = ['RETRY_STATUSES', 'USER_AGENT', 'T', 'Fetched', 'new_session', 'shared_session', 'fetch_url', 'map_lazily',
+           'write_rows', 'read_rows']
 
 # %% ../nbs/12_web.ipynb #w005
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -268,3 +274,56 @@ def fetch_url(
                 time.sleep(pause); continue
             return done(data)
     return done(None, "deadline", "the deadline passed")
+
+# %% ../nbs/12_web.ipynb #w041
+T = TypeVar("T")
+
+def map_lazily(
+    work: Callable[[str], T], # Called once per item, in a worker thread
+    items: Iterable[str], # E.g. URLs
+    workers: int = 8, # Calls in flight at once
+    enough: Callable[[T], bool] | None = None, # Called in this thread on each result; True: start nothing more
+    progress: bool = False, # Show a progress bar
+) -> list[T]:
+    "`work(item)` for the items, in a thread pool, in the order they finished; stops submitting once `enough`."
+    from tqdm.auto import tqdm
+    results, pending, queue, stop = [], set(), iter(items), False
+    with ThreadPoolExecutor(max_workers=workers) as pool, tqdm(desc="fetching", disable=not progress) as bar:
+        while True:
+            while not stop and len(pending) < workers and (item := next(queue, None)) is not None:
+                pending.add(pool.submit(work, item))
+            if not pending: return results
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                results.append(future.result()); bar.update(1)
+                stop = stop or (enough is not None and enough(results[-1]))
+
+# %% ../nbs/12_web.ipynb #w044
+def write_rows(
+    rows: Iterable, # Instances of one dataclass
+    path: str | Path, # The CSV file to (over)write, atomically
+    row_type: type, # Their dataclass, for the column names
+) -> Path:
+    "Write dataclass `rows` as CSV (None as an empty cell); the file is complete or untouched."
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=[f.name for f in fields(row_type)], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({k: "" if v is None else v for k, v in asdict(row).items()} for row in rows)
+    return atomic_write(path, out.getvalue().encode("utf-8"))
+
+def _cell(text: str, field):
+    "A CSV cell as the type of `field`: '' is the field's default; int and float columns converted."
+    if text == "": return field.default
+    kind = getattr(field.type, "__name__", str(field.type))  # 'int', 'float', 'int | None'...
+    return int(text) if kind.startswith("int") else float(text) if kind.startswith("float") else text
+
+def read_rows(
+    path: str | Path, # A CSV file written by `write_rows`
+    row_type: type, # The dataclass of its rows
+) -> list:
+    "The rows of `path` (none if it does not exist); unknown columns ignored, missing ones get defaults."
+    if not Path(path).exists(): return []
+    known = {f.name: f for f in fields(row_type)}
+    with open(path, newline="", encoding="utf-8") as handle:
+        return [row_type(**{k: _cell(v, known[k]) for k, v in record.items() if k in known})
+                for record in csv.DictReader(handle)]
