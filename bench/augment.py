@@ -13,9 +13,17 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from transfer_course.augment import image_loader, images_per_second, presize_folder, presize_size, train_transform
+from transfer_course.augment import image_loader, presize_folder, presize_size, train_transform
 from transfer_course.core import find_dataset
-from transfer_course.pretrained import get_record, load_image
+from transfer_course.data import load_image
+from transfer_course.records import get_record
+
+
+def images_per_second(paths: list[Path], transform, loader=load_image) -> float:
+    "Throughput of load + transform over `paths`, in images per second (single process)."
+    start = time.perf_counter()
+    for path in paths: transform(loader(path))
+    return len(paths) / (time.perf_counter() - start)
 
 
 def measure(title: str, paths: list[Path], root: Path, repeats: int, rounds: int, record) -> None:

@@ -8,10 +8,12 @@ import torch
 from PIL import Image
 from torchvision.transforms import v2
 
-from transfer_course.augment import (AugmentConfig, denormalize, fastai_datablock, folder_dataloaders, folder_datasets,
-                                     image_loader, mean_fill, presize_folder, presize_size, train_transform, valid_transform)
+from transfer_course.augment import (AugmentConfig, fastai_datablock, image_data, image_loader, mean_fill, presize_folder,
+                                     presize_size, train_transform, valid_transform)
 from transfer_course.core import find_dataset
-from transfer_course.pretrained import MODELS, get_record, load_image, preprocess
+from transfer_course.data import load_image, split_image_folders
+from transfer_course.pretrained import preprocess
+from transfer_course.records import MODELS, denormalize, get_record
 
 RANDOM_STEPS = (v2.RandomResizedCrop, v2.RandomHorizontalFlip, v2.RandomRotation, v2.ColorJitter)
 
@@ -55,23 +57,27 @@ def test_config_switches_steps_off():
 
 def test_validation_set_is_never_augmented():
     record = get_record("efficientnet_lite0")
-    train, valid = folder_datasets(find_dataset("clothing_small_5cls"), record, AugmentConfig(rotation=30, hue=0.2))
-    assert not any(isinstance(step, RANDOM_STEPS) for step in valid.transform.transforms)
-    torch.manual_seed(0); first = [valid[i][0] for i in (0, 50, 100)]
-    torch.manual_seed(1); second = [valid[i][0] for i in (0, 50, 100)]
+    data = image_data(split_image_folders(find_dataset("clothing_small_5cls")), record,
+                      AugmentConfig(rotation=30, hue=0.2), batch_size=8, seed=0)
+    assert not any(isinstance(step, RANDOM_STEPS) for step in data.valid.transform.transforms)
+    torch.manual_seed(0); first = [data.valid[i][0] for i in (0, 50, 100)]
+    torch.manual_seed(1); second = [data.valid[i][0] for i in (0, 50, 100)]
     for index, a, b in zip((0, 50, 100), first, second):
-        assert torch.equal(a, b) and torch.equal(a, preprocess(valid.samples[index][0], record))
-    assert not torch.equal(train[0][0], train[0][0])
-    assert train.classes == valid.classes == ["dress", "hat", "pants", "shoes", "t-shirt"]
+        assert torch.equal(a, b) and torch.equal(a, preprocess(data.split.valid[index][0], record))
+    assert not torch.equal(data.train_augmented[0][0], data.train_augmented[0][0])
+    assert any(isinstance(step, RANDOM_STEPS) for step in data.train_augmented.transform.transforms)
+    assert data.classes == ["dress", "hat", "pants", "shoes", "t-shirt"]
 
 
 def test_loaders_shuffle_train_only_and_are_seeded():
     record = get_record("efficientnet_lite0")
-    train_a, valid_a = folder_dataloaders(find_dataset("hymenoptera"), record, batch_size=8, seed=3)
-    train_b, _ = folder_dataloaders(find_dataset("hymenoptera"), record, batch_size=8, seed=3)
+    split = split_image_folders(find_dataset("hymenoptera"), max_per_class=12)
+    train_a, valid_a = image_data(split, record, batch_size=8, seed=3).train_loader(), None
+    data_b = image_data(split, record, batch_size=8, seed=3)
+    train_b, valid_a = data_b.train_loader(), data_b.valid_loader()
     assert list(train_a.sampler) == list(train_b.sampler) and list(train_a.sampler) != sorted(train_a.sampler)
     assert list(valid_a.sampler) == list(range(len(valid_a.dataset)))
-    assert len(valid_a.dataset) == 153  # hymenoptera/val via the val/ fallback
+    assert len(split.valid) == 24  # hymenoptera/val via the val/ fallback, 12 per class
 
 
 def test_denormalize_inverts_normalisation():
@@ -79,6 +85,7 @@ def test_denormalize_inverts_normalisation():
     pixels = torch.rand(2, 3, 8, 8)
     normalised = v2.Normalize(list(record.mean), list(record.std))(pixels)
     assert torch.allclose(denormalize(normalised, record), pixels, atol=1e-6)
+    assert not torch.allclose(denormalize(normalised, get_record("efficientnet_lite0")), pixels, atol=1e-2)
 
 
 def test_presize_folder_resizes_once_and_atomically(tmp_path):
