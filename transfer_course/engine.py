@@ -6,20 +6,23 @@ Docs: https://transfer-course.github.io/transfer_course/engine.html.md"""
 
 # %% ../nbs/13_engine.ipynb #e002
 from __future__ import annotations
-import io, sys
+import io, json, math, sys
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import torch
+from fastcore.basics import patch
 from torch import nn
 
 from .core import atomic_write, choose_device
+from .records import record_to_dict
 
 # %% auto #0
-__all__ = ['autocast_dtype', 'Placement', 'placement', 'model_device', 'to_device', 'prepare_model', 'autocast', 'grad_scaler',
-           'preserved_modes', 'infer', 'train_step', 'save_payload', 'load_payload']
+__all__ = ['EXPORT_FORMAT', 'autocast_dtype', 'Placement', 'placement', 'model_device', 'to_device', 'prepare_model', 'autocast',
+           'grad_scaler', 'preserved_modes', 'infer', 'train_step', 'save_payload', 'load_payload', 'export_payload',
+           'History', 'BestCheckpoint']
 
 # %% ../nbs/13_engine.ipynb #e005
 def autocast_dtype(
@@ -192,3 +195,99 @@ def load_payload(
     if found not in accepted:
         raise ValueError(f"{path} has format {found!r}, expected {' or '.join(accepted)}; {what_to_do}.")
     return payload
+
+# %% ../nbs/13_engine.ipynb #e028
+EXPORT_FORMAT = "transfer_course.export/1"
+
+def export_payload(
+    model: nn.Module, # A model with `record`, `head_config` and `class_names` (e.g. `train.TransferModel`)
+    class_names: Sequence[str] | None = None, # Class names; default: `model.class_names`
+    metadata: dict | None = None, # Extra JSON-able information (e.g. validation accuracy)
+) -> dict:
+    "An exported model's payload: record, head recipe, class names, CPU weights, metadata, flip TTA."
+    state = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
+    return {"format": EXPORT_FORMAT, "record": record_to_dict(model.record), "head": dict(model.head_config),
+            "class_names": list(class_names or model.class_names), "state_dict": state,
+            "metadata": json.loads(json.dumps(metadata or {})),
+            "flip_tta": bool(getattr(model, "flip_tta", False))}
+
+# %% ../nbs/13_engine.ipynb #e031
+@dataclass
+class History:
+    "What a training run measured: one dict per epoch, every batch's loss, the best epoch and why it stopped."
+    epochs: list[dict] = field(default_factory=list) # epoch, train_loss, valid_loss, accuracy, topk, seconds...
+    batch_losses: list[float] = field(default_factory=list) # Training loss of every batch
+    best_epoch: int | None = None # Epoch whose weights were restored
+    stopped_early: bool = False # Stopped by patience before the last epoch
+    feature_seconds: float = 0.0 # Time spent computing cached features (`train.fit_head_cached`)
+
+    @property
+    def best(self) -> dict: return self.epochs[self.best_epoch]
+    @property
+    def seconds(self) -> float: return sum(row["seconds"] for row in self.epochs)
+
+    def __repr__(self) -> str:
+        top = next((key for key in (self.epochs[0] if self.epochs else {}) if key.startswith("top")), "top3")
+        lines = [f"epoch  train_loss  valid_loss  accuracy  {top:>6}  seconds"]
+        for row in self.epochs:
+            lines.append(f"{row['epoch']:>5}  {row['train_loss']:>10.4f}  {row['valid_loss']:>10.4f}  "
+                         f"{row['accuracy']:>8.3f}  {row.get(top, math.nan):>6.3f}  {row['seconds']:>7.1f}"
+                         + ("  *best" if row["epoch"] == self.best_epoch else ""))
+        return "\n".join(lines + (["stopped early (patience)"] if self.stopped_early else []))
+
+# %% ../nbs/13_engine.ipynb #e033
+@patch
+def plot(
+    self: History,
+    title: str = "", # Title above both panels
+):
+    "Training curves: batch and epoch losses (left), validation accuracy (right). Returns the figure."
+    import matplotlib.pyplot as plt
+    figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(10, 3.4))
+    per_epoch = len(self.batch_losses)/max(len(self.epochs), 1)
+    steps = [(index + 1)/per_epoch for index in range(len(self.batch_losses))]
+    loss_axis.plot(steps, self.batch_losses, alpha=0.4, label="train (batch)")
+    epochs = [row["epoch"] + 1 for row in self.epochs]
+    for key, label in (("train_loss", "train (epoch mean)"), ("valid_loss", "valid")):
+        loss_axis.plot(epochs, [row[key] for row in self.epochs], "o-", label=label)
+    accuracy_axis.plot(epochs, [row["accuracy"] for row in self.epochs], "o-", color="C2")
+    if self.best_epoch is not None:
+        accuracy_axis.axvline(self.best_epoch + 1, ls=":", color="gray", label="best (restored)")
+        accuracy_axis.legend()
+    loss_axis.set(xlabel="epoch", ylabel="loss"); loss_axis.legend()
+    accuracy_axis.set(xlabel="epoch", ylabel="validation accuracy")
+    figure.suptitle(title); figure.tight_layout()
+    return figure
+
+# %% ../nbs/13_engine.ipynb #e035
+class BestCheckpoint:
+    "The weights of the epoch with the lowest validation loss: in memory, and exported to `path` if given."
+    def __init__(self,
+        path: Path | str | None = None, # Also export the best model to this file
+        exported: nn.Module | None = None, # The model to export (e.g. the whole model when only its head trains)
+    ):
+        self.path, self.exported, self.loss, self.epoch, self.state = path, exported, math.inf, None, None
+        exportable = all(hasattr(exported, key) for key in ("record", "head_config", "class_names"))
+        if path is not None and not exportable:
+            raise ValueError("A checkpoint file is an exported model: train a TransferModel, or use "
+                             "fit_head_cached(model, ..., checkpoint=path) for a head on cached features.")
+
+    def update(self,
+        loss: float, # This epoch's validation loss
+        model: nn.Module, # The model being trained
+        epoch: int, # This epoch's number
+    ) -> bool:
+        "Keep `model`'s weights (and export the model) if `loss` is the best so far; return whether it was."
+        if not loss < self.loss: return False
+        self.loss, self.epoch = loss, epoch
+        self.state = {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
+        if self.path is not None:
+            payload = export_payload(self.exported, metadata={"epoch": epoch, "valid_loss": loss})
+            save_payload(payload, self.path, EXPORT_FORMAT)
+        return True
+
+    def restore(self,
+        model: nn.Module, # Gets the best weights back
+    ) -> None:
+        "Load the best weights back into `model` (nothing if no epoch was recorded)."
+        if self.state is not None: model.load_state_dict(self.state)
