@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Callable
 
 import nbformat
+from fastcore.basics import patch
 from tqdm.auto import tqdm
 
 from ..exercises import (ProbeOutcome, Test, _bad_key, encode_answer, exercise_status, judge,
@@ -110,11 +111,58 @@ def _probe_points(notebook, specs: list) -> dict:
         points.setdefault((by_meta or by_id or [-1])[0], []).append(spec)
     return points
 
-# %% ../../nbs/87_autograde.ipynb #r16
+# %% ../../nbs/87_autograde.ipynb #r16a
 _FATAL = {"died": "ended the kernel (e.g. `os._exit` or a crash)",
           "memory": "went over the memory limit ({memory_mb} MB) and the kernel was stopped",
           "stuck": "ran past the cell limit ({cell_timeout:g} s) and ignored the interrupt"}
 
+class _NotebookRun:
+    "Grading one notebook: its kernel, the cells that worked, the time left, notes for the student."
+    def __init__(self, cells: list, get_kernel: Callable[[], SandboxKernel], limits: Limits):
+        self.cells, self.get_kernel, self.limits = cells, get_kernel, limits
+        self.deadline, self.restarts, self.executed = time.monotonic() + limits.timeout, 0, 0.0
+        self.worked, self.notes = [], []
+        self.kernel = get_kernel()
+    def seconds_left(self, grace: float = 0.0) -> float: return self.deadline + grace - time.monotonic()
+    def restart(self, failed_index: int | None) -> None:
+        "A new kernel, which re-runs the cells that had worked (but not `failed_index`)."
+        self.kernel.shutdown(); self.restarts += 1
+        self.kernel = self.get_kernel()
+        for index in self.worked:
+            if index != failed_index:
+                self.kernel.execute(self.cells[index], max(1.0, min(self.limits.cell_timeout, self.seconds_left())))
+
+# %% ../../nbs/87_autograde.ipynb #r16b
+@patch
+def run_cell(self: _NotebookRun, index: int, position: int) -> bool:
+    "Run code cell `index` (the student's cell `position`), noting what went wrong; False: grading must stop."
+    limits, where = self.limits, f"Cell {position}"
+    execution = self.kernel.execute(self.cells[index], min(limits.cell_timeout, max(0.5, self.seconds_left())))
+    self.executed += execution.seconds
+    if execution.status == "ok": self.worked.append(index)
+    elif execution.status == "error": self.notes.append(f"{where} raised {execution.error}; the cells after it still ran.")
+    elif execution.status == "timeout": self.notes.append(f"{where} {execution.error}; the cells after it still ran.")
+    else:
+        reason = _FATAL[execution.status].format(memory_mb=limits.memory_mb, cell_timeout=limits.cell_timeout)
+        if self.restarts >= limits.max_restarts:
+            self.notes.append(f"{where} {reason}; too many restarts, grading of this notebook stopped.")
+            return False
+        self.notes.append(f"{where} {reason}; a new kernel re-ran the cells that had worked, and grading went on.")
+        self.restart(index)
+    return True
+
+# %% ../../nbs/87_autograde.ipynb #r16d
+@patch
+def probe(self: _NotebookRun, specs: list, probes: dict, grace: float = 0.0) -> None:
+    "Probe every test of `specs` into `probes[exercise][test index]`; a kernel the probe broke is replaced."
+    for spec in specs:
+        for index, test in enumerate(spec.tests):
+            remaining = max(2.0, min(self.limits.cell_timeout, self.seconds_left(grace)))
+            outcome, execution = probe_kernel(self.kernel, test, remaining)
+            probes[spec.name][index] = outcome
+            if execution.status in ("stuck", "died", "memory"): self.restart(None)
+
+# %% ../../nbs/87_autograde.ipynb #r16e
 def grade_notebook(
     path: Path, # The submitted notebook
     specs: list, # The `ExerciseSpec`s of this notebook (from the bundle)
@@ -124,53 +172,24 @@ def grade_notebook(
     "Grade one notebook; return (exercise outcomes, notes, notebook sha256, seconds spent executing student cells)."
     notebook, digest = _read_submission(path, limits)
     if notebook is None: return _failed_outcomes(specs, digest), [f"{path.name}: {digest}; nothing could run."], "", 0.0
-    positions = [i + 1 for i, c in enumerate(notebook.cells) if c.cell_type == "code"]  # cell numbers as the student sees them
-    cells = [c.source for c in notebook.cells if c.cell_type == "code"]
-    points, notes, probes, worked = _probe_points(notebook, specs), [], {s.name: {} for s in specs}, []
-    deadline, restarts, executed = time.monotonic() + limits.timeout, 0, 0.0
-    kernel = get_kernel()
-    def run_probes(spec_list, grace=0.0):
-        nonlocal kernel
-        for spec in spec_list:
-            for index, test in enumerate(spec.tests):
-                remaining = max(2.0, min(limits.cell_timeout, deadline + grace - time.monotonic()))
-                outcome, execution = probe_kernel(kernel, test, remaining)
-                probes[spec.name][index] = outcome
-                if execution.status in ("stuck", "died", "memory"): kernel = restart(None)
-    def restart(failed_index):
-        nonlocal kernel, restarts
-        kernel.shutdown(); restarts += 1
-        new = get_kernel()
-        for index in worked:
-            if index != failed_index: new.execute(cells[index], max(1.0, min(limits.cell_timeout, deadline - time.monotonic())))
-        return new
+    code_cells = [(i + 1, c.source) for i, c in enumerate(notebook.cells) if c.cell_type == "code"]  # numbered as students see
+    points, probes = _probe_points(notebook, specs), {s.name: {} for s in specs}
+    run = _NotebookRun([source for _, source in code_cells], get_kernel, limits)
     try:
-        for index, source in enumerate(cells):
-            if time.monotonic() > deadline:
-                notes.append(f"Time limit of {limits.timeout:g} s reached: cell {positions[index]} and the cells after it did not run.")
+        for index, (position, source) in enumerate(code_cells):
+            if run.seconds_left() < 0:
+                run.notes.append(f"Time limit of {limits.timeout:g} s reached: cell {position} and the cells after it did not run.")
                 break
-            if source.strip():
-                execution = kernel.execute(source, min(limits.cell_timeout, max(0.5, deadline - time.monotonic())))
-                executed += execution.seconds
-                if execution.status == "ok": worked.append(index)
-                elif execution.status == "error": notes.append(f"Cell {positions[index]} raised {execution.error}; the cells after it still ran.")
-                elif execution.status == "timeout": notes.append(f"Cell {positions[index]} {execution.error}; the cells after it still ran.")
-                else:
-                    reason = _FATAL[execution.status].format(memory_mb=limits.memory_mb, cell_timeout=limits.cell_timeout)
-                    if restarts >= limits.max_restarts:
-                        notes.append(f"Cell {positions[index]} {reason}; too many restarts, grading of this notebook stopped."); break
-                    notes.append(f"Cell {positions[index]} {reason}; a new kernel re-ran the cells that had worked, and grading went on.")
-                    kernel = restart(index)
-            run_probes(points.get(index, []))
-        run_probes(points.get(-1, []) + [s for i, group in points.items() if i >= len(cells) for s in group], grace=30)
+            if source.strip() and not run.run_cell(index, position): break
+            run.probe(points.get(index, []), probes)
+        run.probe(points.get(-1, []) + [s for i, group in points.items() if i >= len(code_cells) for s in group], probes, grace=30)
+        stopped = ProbeOutcome("no_kernel", detail="the notebook stopped before this exercise's check cell")
         for spec in specs:
-            for i in range(len(spec.tests)):
-                probes[spec.name].setdefault(i, ProbeOutcome("no_kernel", detail="the notebook stopped before this exercise's check cell"))
-    finally:
-        leftovers = kernel.shutdown()
-    if leftovers: notes.append(f"{leftovers} process(es) started by the notebook were still running after grading and were killed.")
-    context = next((n for n in notes if n.startswith("Cell")), "")
-    return [_outcomes(spec, probes[spec.name], context) for spec in specs], notes, digest, executed
+            for i in range(len(spec.tests)): probes[spec.name].setdefault(i, stopped)
+    finally: leftovers = run.kernel.shutdown()
+    if leftovers: run.notes.append(f"{leftovers} process(es) started by the notebook were still running after grading and were killed.")
+    context = next((n for n in run.notes if n.startswith("Cell")), "")
+    return [_outcomes(spec, probes[spec.name], context) for spec in specs], run.notes, digest, run.executed
 
 # %% ../../nbs/87_autograde.ipynb #r20
 def _submitted_notebook(folder: Path, notebook_name: str, bundle: Bundle) -> Path:
