@@ -6,12 +6,18 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from transfer_course import metrics, train
 from transfer_course.core import seed_everything
+from transfer_course.engine import EXPORT_FORMAT, infer, load_payload
 from transfer_course.finetune import fastai_splitter, lr_find, valley
-from transfer_course.pretrained import MODELS, build_architecture
-from transfer_course.train import (BATCHNORM_TYPES, create_head, create_transfer_model, cut_body, discriminative_lrs, fit,
-                                   freeze, freeze_to, group_parameters, layer_groups, linear_head, parameter_groups,
+from transfer_course.records import MODELS, build_architecture
+from transfer_course.train import (BATCHNORM_TYPES, compute_features, create_head, create_transfer_model, cut_body,
+                                   discriminative_lrs, evaluate, feature_extractor, fit, fit_head_cached, freeze,
+                                   freeze_to, group_parameters, layer_groups, linear_head, parameter_groups,
                                    parameter_report, train_mode, trainable_head, unfreeze)
+
+try: from transfer_course.recipes import load_exported
+except ImportError: from transfer_course.finetune import load_exported
 
 
 @pytest.fixture(scope="module")
@@ -132,10 +138,96 @@ def test_lr_find_restores_weights_and_suggests_a_sane_rate():
 def test_parameter_report_counts_and_parameter_groups(model):
     freeze(model)
     report = parameter_report(model)
-    assert report.total == sum(p.numel() for p in model.parameters())
-    assert report.trainable == sum(p.numel() for p in model.head.parameters())
-    assert "total /" in repr(report) and "trainable" in repr(report)
+    assert report["total"].sum() == sum(p.numel() for p in model.parameters())
+    assert report["trainable"].sum() == sum(p.numel() for p in model.head.parameters())
+    body_bns = sum(isinstance(m, BATCHNORM_TYPES) for m in model.body.modules())
+    assert report.filter(like="body", axis=0)["batchnorm"].sum() == body_bns
+    assert report["learning"].sum() == 2  # the head's two BatchNorm layers; none of the body's
+    freeze(model, train_bn=True)
+    assert parameter_report(model)["learning"].sum() == body_bns + 2
+    freeze(model)
     groups = parameter_groups(model, slice(1e-5, 1e-3))
     assert [g["name"] for g in groups] == ["group0", "group1", "head"]
     assert groups[0]["lr"] == pytest.approx(1e-5) and groups[-1]["lr"] == pytest.approx(1e-3)
     assert trainable_head(model)[0] is model.head.bn1
+
+
+def test_train_has_no_metric_or_device_duplicates():
+    "One implementation each: train uses the metrics and engine modules, and defines none of its own."
+    assert train.accuracy is metrics.accuracy and train.top_k_accuracy is metrics.top_k_accuracy
+    for name in ("accuracy", "per_class_accuracy", "model_device", "to_device", "preserved_modes", "ParameterReport"):
+        assert name not in train.__all__
+
+
+def small_loaders(seed=0, n=24, size=64, classes=3):
+    generator = torch.Generator().manual_seed(seed)
+    images, labels = torch.rand(n, 3, size, size, generator=generator), torch.arange(n) % classes
+    return (DataLoader(TensorDataset(images, labels), 8, shuffle=True, generator=torch.Generator().manual_seed(seed)),
+            DataLoader(TensorDataset(images, labels), 8))
+
+
+def test_evaluate_is_infer_plus_metrics_and_restores_modes(model):
+    _, valid = small_loaders()
+    model.train(); freeze(model)
+    figures = evaluate(model, valid, k=2)
+    assert model.training  # modes restored
+    logits, targets = infer(model, valid)
+    assert figures["accuracy"] == metrics.accuracy(logits, targets)
+    assert figures["top2"] == metrics.top_k_accuracy(logits, targets, 2)
+    assert figures["valid_loss"] == pytest.approx(nn.functional.cross_entropy(logits, targets).item())
+    assert figures["per_class"] == pytest.approx(metrics.per_class_accuracy(logits, targets).tolist(), nan_ok=True)
+    assert "top5" not in evaluate(model, valid, k=5)  # 3 classes: top-5 would be meaningless (always 1.0)
+    model.eval()
+
+
+def test_compute_features_match_the_extractor_and_can_train_a_head(model):
+    freeze(model)
+    _, valid = small_loaders()
+    features = compute_features(model, valid)
+    images = torch.cat([batch for batch, _ in valid])
+    with torch.no_grad(): expected = feature_extractor(model).eval()(images)
+    torch.testing.assert_close(features.tensors[0], expected, atol=1e-4, rtol=1e-4)
+    head = trainable_head(model)
+    head.train()(features.tensors[0][:4]).sum().backward()  # ordinary tensors, not inference tensors
+    assert head.bn1.weight.grad is not None
+    model.zero_grad(set_to_none=True); model.eval()
+
+
+def test_best_checkpoint_is_an_exported_model_that_load_exported_reads(tmp_path):
+    "fit(checkpoint=...) and fit_head_cached(checkpoint=...) write the one export format; load_exported rebuilds it."
+    seed_everything(0)
+    model = create_transfer_model("efficientnet_lite0", ["a", "b", "c"], head="linear", size=64, device="cpu")
+    freeze(model)
+    train_loader, valid_loader = small_loaders()
+    history = fit(model, train_loader, valid_loader, epochs=2, lr=1e-2, checkpoint=tmp_path/"fit.pt", progress=False)
+    payload = load_payload(tmp_path/"fit.pt", EXPORT_FORMAT)
+    assert payload["metadata"]["epoch"] == history.best_epoch and payload["head"] == {"kind": "linear"}
+    restored = load_exported(tmp_path/"fit.pt", device="cpu")
+    assert restored.class_names == ("a", "b", "c") or list(restored.class_names) == ["a", "b", "c"]
+    torch.testing.assert_close(infer(restored, valid_loader)[0], infer(model, valid_loader)[0], atol=1e-5, rtol=1e-5)
+    # a head trained on cached features: the file holds the whole model, with the best head
+    cached = fit_head_cached(model, train_loader, valid_loader, epochs=3, checkpoint=tmp_path/"cached.pt",
+                             progress=False)
+    restored = load_exported(tmp_path/"cached.pt", device="cpu")
+    assert load_payload(tmp_path/"cached.pt", EXPORT_FORMAT)["metadata"]["epoch"] == cached.best_epoch
+    torch.testing.assert_close(infer(restored, valid_loader)[0], infer(model, valid_loader)[0], atol=1e-5, rtol=1e-5)
+
+
+def test_a_checkpoint_file_needs_an_exportable_model(tmp_path):
+    head = nn.Linear(4, 2)
+    loader = DataLoader(TensorDataset(torch.randn(4, 4), torch.tensor([0, 1, 0, 1])), batch_size=2)
+    with pytest.raises(ValueError, match="exported model"):
+        fit(head, loader, loader, epochs=1, checkpoint=tmp_path/"x.pt", progress=False)
+    assert not (tmp_path/"x.pt").exists()
+
+
+def test_a_failed_checkpoint_write_keeps_the_previous_file(tmp_path, monkeypatch):
+    from transfer_course.engine import BestCheckpoint
+    import transfer_course.core as core
+    model = create_transfer_model("efficientnet_lite0", 2, head="linear", size=64, pretrained=False, device="cpu")
+    tracker = BestCheckpoint(tmp_path/"best.pt", exported=model)
+    tracker.update(0.9, model, 0)
+    monkeypatch.setattr(core.os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(28, "No space left")))
+    with pytest.raises(OSError): tracker.update(0.5, model, 1)
+    monkeypatch.undo()
+    assert load_payload(tmp_path/"best.pt", EXPORT_FORMAT)["metadata"]["epoch"] == 0
