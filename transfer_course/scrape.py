@@ -12,7 +12,6 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
-from typing import Callable
 from urllib.parse import urljoin, urlsplit
 import numpy as np
 from fastcore.basics import patch
@@ -28,7 +27,7 @@ __all__ = ['SAVE_FORMATS', 'STATUSES', 'MANIFEST_NAME', 'extract_image_urls', 'r
            'run_scrape', 'run_split']
 
 # %% ../nbs/02_scrape.ipynb #s009
-_URL_KEYS = ("contentUrl", "image", "murl", "original", "url", "src")  # where exports keep the URL
+_URL_KEYS = ("contentUrl", "image", "murl", "original", "url", "src")
 _URL_PATTERN = re.compile(r"https?://[^\s\"',<>]+")
 _IMAGE_SUFFIX = re.compile(r"\.(jpe?g|png|gif|webp|bmp|tiff?)(\?|#|$)", re.I)
 class _ImageLinkParser(html.parser.HTMLParser):
@@ -82,7 +81,7 @@ class ImageRejected(ValueError):
     def __init__(self, reason: str, detail: str = ""):
         super().__init__(f"{reason}: {detail}" if detail else reason); self.reason = reason
 
-SAVE_FORMATS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}  # formats saved as they came
+SAVE_FORMATS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}
 @dataclass(frozen=True)
 class VerifiedImage:
     "An image that decoded completely: the RGB pixels and the bytes to save."
@@ -107,7 +106,7 @@ def _decode_all(data: bytes, max_pixels: int) -> Image.Image:
     "Open `data`, refuse too many pixels before decoding, decode every frame; return frame 0."
     if kind := _markup_kind(data): raise ImageRejected(kind)
     try:
-        with warnings.catch_warnings():  # we check the pixel count ourselves, just below
+        with warnings.catch_warnings():  # we check the pixel count below
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
         if image.width * image.height > max_pixels:
@@ -146,14 +145,13 @@ def verify_image(
 ) -> VerifiedImage:
     "Decode `data` completely, upright and in RGB; raise `ImageRejected` with a reason if unusable."
     image = _decode_all(data, max_pixels)
-    kind, turned = image.format or "", image.getexif().get(0x0112, 1) not in (0, 1)  # 1: upright
-    rgb = to_rgb(ImageOps.exif_transpose(image) if turned else image)
+    turned = image.getexif().get(0x0112, 1) not in (0, 1)  # EXIF orientation 1: already upright
+    kind, rgb = image.format or "", to_rgb(ImageOps.exif_transpose(image) if turned else image)
     if min(rgb.size) < min_size: raise ImageRejected("too-small", f"{rgb.width}x{rgb.height}")
     if kind in SAVE_FORMATS and rgb is image and getattr(image, "n_frames", 1) == 1:
-        return VerifiedImage(rgb, kind, data, SAVE_FORMATS[kind], False)  # the bytes as they came
-    target, out = ("JPEG" if kind == "JPEG" else "PNG"), io.BytesIO()
-    rgb.save(out, target, **({"quality": 95} if target == "JPEG" else {}))
-    return VerifiedImage(rgb, kind, out.getvalue(), SAVE_FORMATS[target], True)
+        return VerifiedImage(rgb, kind, data, SAVE_FORMATS[kind], False)
+    out, jpeg = io.BytesIO(), kind == "JPEG"; rgb.save(out, "JPEG" if jpeg else "PNG", quality=95)
+    return VerifiedImage(rgb, kind, out.getvalue(), ".jpg" if jpeg else ".png", True)
 
 # %% ../nbs/02_scrape.ipynb #s040
 def _grey(image: Image.Image, size: tuple[int, int]) -> np.ndarray:
@@ -219,8 +217,7 @@ def deduplicate(
     near_threshold: int = 8, # Largest pHash Hamming distance still counted as the same picture
 ) -> list[ManifestRow]:
     "New rows with exact and near duplicates marked; in a group the largest, then earliest, stays."
-    saved = [i for i, row in enumerate(rows) if row.status == "saved"]
-    kept, result = [], list(rows)
+    kept, result, saved = [], list(rows), [i for i, row in enumerate(rows) if row.status == "saved"]
     for i in sorted(saved, key=lambda i: (-(rows[i].width or 0) * (rows[i].height or 0), i)):
         row, distance = rows[i], lambda other: hamming(int(other.phash, 16), int(rows[i].phash, 16))
         same = next((other for other in kept if other.sha256 == row.sha256), None)
@@ -244,27 +241,29 @@ class ScrapeOptions:
     max_pixels: int = 50_000_000 # Largest accepted width × height
 
 # %% ../nbs/02_scrape.ipynb #s060
-def _judge(url: str, dest: Path, options: ScrapeOptions, rejects: Path | None, session=None):
-    "Download, verify and save one URL (the work of one thread); return its `ManifestRow`."
-    o = options
-    got = fetch_url(url, o.timeout, o.deadline, o.max_bytes, o.retries, o.backoff, o.max_redirects,
-                    session)
-    common = dict(http_status=got.http_status, attempts=got.attempts, seconds=got.seconds)
-    if not got.ok:
-        status = "rejected" if got.reason == "too-large" else "failed"
-        return ManifestRow(url, status, got.reason, detail=got.detail, **common)
-    sha = hashlib.sha256(got.data).hexdigest(); common.update(sha256=sha, bytes=len(got.data))
-    try: verified = verify_image(got.data, o.min_size, o.max_pixels)
+def _keep(row: ManifestRow, data: bytes, dest: Path, options: ScrapeOptions, rejects: Path | None):
+    "Verify downloaded bytes, save a good image under its content hash (a reject in `rejects`)."
+    sha = hashlib.sha256(data).hexdigest(); row = replace(row, sha256=sha, bytes=len(data))
+    try: verified = verify_image(data, options.min_size, options.max_pixels)
     except ImageRejected as rejected:
-        if rejects is not None: atomic_write(rejects/f"{sha[:16]}.bin", got.data)
-        return ManifestRow(url, "rejected", rejected.reason, detail=str(rejected), **common)
+        if rejects is not None: atomic_write(rejects/f"{sha[:16]}.bin", data)
+        return replace(row, status="rejected", reason=rejected.reason, detail=str(rejected))
     name, (width, height) = f"{sha[:16]}{verified.extension}", verified.image.size
     if not (dest/name).exists(): atomic_write(dest/name, verified.data)
-    return ManifestRow(url, "saved", "", name, width=width, height=height,
-                       phash=f"{phash(verified.image):016x}", **common)
+    return replace(row, status="saved", file=name, width=width, height=height,
+                   phash=f"{phash(verified.image):016x}")
 
 # %% ../nbs/02_scrape.ipynb #s063
-STATUSES = ("saved", "failed", "rejected", "duplicate")
+def _judge(url: str, dest: Path, options: ScrapeOptions, rejects: Path | None = None, session=None):
+    "Download, verify and save one URL (the work of one thread); return its `ManifestRow`."
+    got = fetch_url(url, options.timeout, options.deadline, options.max_bytes, options.retries,
+                    options.backoff, options.max_redirects, session)
+    row = ManifestRow(url, "failed", got.reason, http_status=got.http_status, attempts=got.attempts,
+                      seconds=got.seconds, detail=got.detail)
+    if got.ok: return _keep(row, got.data, dest, options, rejects)
+    return replace(row, status="rejected") if got.reason == "too-large" else row
+
+# %% ../nbs/02_scrape.ipynb #s066
 @dataclass(frozen=True)
 class ScrapeReport:
     "The result of `scrape_images`: every manifest row, and how much work this run did."
@@ -280,7 +279,8 @@ class ScrapeReport:
         "The image files of the saved rows, in list order."
         return [self.dest/row.file for row in self.rows if row.status == "saved"]
 
-# %% ../nbs/02_scrape.ipynb #s066
+# %% ../nbs/02_scrape.ipynb #s069
+STATUSES = ("saved", "failed", "rejected", "duplicate")
 @patch
 def summary(self: ScrapeReport) -> str:
     "A short text table: counts by status, then by reason."
@@ -292,7 +292,7 @@ def summary(self: ScrapeReport) -> str:
 @patch
 def __repr__(self: ScrapeReport) -> str: return self.summary()
 
-# %% ../nbs/02_scrape.ipynb #s069
+# %% ../nbs/02_scrape.ipynb #s072
 MANIFEST_NAME = "manifest.csv"
 def read_manifest(path: str | Path) -> list[ManifestRow]:
     "The rows of a manifest (none when there is no file)."
@@ -304,8 +304,8 @@ def _needs_fetch(row: ManifestRow | None, dest: Path, retry_failed: bool) -> boo
     if row.status == "saved": return not (dest/row.file).exists()
     return row.status == "failed" and (retry_failed or row.reason == "max-pics")
 
-# %% ../nbs/02_scrape.ipynb #s072
-def _enough(max_pics: int | None, seen: list, near_threshold: int) -> Callable[[ManifestRow], bool]:
+# %% ../nbs/02_scrape.ipynb #s075
+def _enough(max_pics: int | None, seen: list, near_threshold: int):
     "A check of each new row: add it to `seen` if it is a new picture; True once `seen` is full."
     def check(row: ManifestRow) -> bool:
         far = lambda old: hamming(int(row.phash, 16), int(old.phash, 16)) > near_threshold
@@ -320,7 +320,7 @@ def _cap(rows: list[ManifestRow], max_pics: int | None) -> list[ManifestRow]:
     drop = partial(replace, status="failed", reason="max-pics", file="")
     return [drop(row) if i in over else row for i, row in enumerate(rows)]
 
-# %% ../nbs/02_scrape.ipynb #s075
+# %% ../nbs/02_scrape.ipynb #s078
 def scrape_images(
     urls: str | Path | list[str], # A URL-list file, or the URLs themselves
     dest: str | Path, # Folder for the images and manifest.csv (created if needed)
@@ -350,7 +350,7 @@ def scrape_images(
     write_rows(rows, dest/MANIFEST_NAME, ManifestRow)
     return ScrapeReport(dest, tuple(rows), len(done), round(time.monotonic() - start, 2))
 
-# %% ../nbs/02_scrape.ipynb #s081
+# %% ../nbs/02_scrape.ipynb #s084
 def show_images(
     paths: list[Path], # Image files
     titles: list[str] | None = None, # One title per image
@@ -368,7 +368,7 @@ def show_images(
         ax.set_title(title, fontsize=8)
     figure.tight_layout(); return figure
 
-# %% ../nbs/02_scrape.ipynb #s085
+# %% ../nbs/02_scrape.ipynb #s088
 def near_duplicate_groups(
     hashes: list[int], # One perceptual hash per image
     near_threshold: int = 8, # Largest Hamming distance counted as the same picture
@@ -384,7 +384,7 @@ def near_duplicate_groups(
             a, b = root(i), root(int(j)); group[max(a, b)] = min(a, b)
     return [root(i) for i in range(len(hashes))]
 
-# %% ../nbs/02_scrape.ipynb #s088
+# %% ../nbs/02_scrape.ipynb #s091
 def _assign_splits(table: list[dict], valid_pct: float, test_pct: float, seed: int) -> dict:
     "Split name per group: per class (its first file's), shuffled groups fill test, valid, train."
     owners, sizes, assigned = {}, Counter(record["group"] for record in table), {}
@@ -399,7 +399,7 @@ def _assign_splits(table: list[dict], valid_pct: float, test_pct: float, seed: i
             assigned[group] = split; filled[split] += sizes[group]
     return assigned
 
-# %% ../nbs/02_scrape.ipynb #s091
+# %% ../nbs/02_scrape.ipynb #s094
 def _hash_table(classes: list[Path]) -> list[dict]:
     "One record (label, name, phash) per image of the class folders, reusing manifests' hashes."
     table = []
@@ -410,7 +410,7 @@ def _hash_table(classes: list[Path]) -> list[dict]:
             table.append({"label": folder.name, "name": path.name, "phash": hashed})
     return table
 
-# %% ../nbs/02_scrape.ipynb #s094
+# %% ../nbs/02_scrape.ipynb #s097
 def _materialise(frame, source: Path, dest: Path):
     "Create dest/SPLIT/LABEL/NAME (hard links where possible) and dest/split.csv, replacing dest."
     if dest.exists() and not (dest/"split.csv").exists():
@@ -425,7 +425,7 @@ def _materialise(frame, source: Path, dest: Path):
     if dest.exists(): shutil.rmtree(dest)
     building.rename(dest)
 
-# %% ../nbs/02_scrape.ipynb #s096
+# %% ../nbs/02_scrape.ipynb #s100
 def split_dataset(
     source: str | Path, # Folder with one sub-folder of images per class (e.g. from `scrape_images`)
     valid_pct: float = 0.2, # Fraction of each class for validation
@@ -450,26 +450,25 @@ def split_dataset(
     _materialise(frame, source, dest)
     return frame
 
-# %% ../nbs/02_scrape.ipynb #s102
+# %% ../nbs/02_scrape.ipynb #s106
 def run_scrape(args: argparse.Namespace) -> int:
     "`transfer-course scrape`: 0 if an image was saved, 1 if every URL failed, 2 if no URL list."
     if not Path(args.urls).is_file(): return _fail(f"URL list {args.urls} does not exist", 2)
-    given = {name: getattr(args, name) for name in ScrapeOptions.__dataclass_fields__ if name in args}
-    options = ScrapeOptions(**given)
+    given = [name for name in ScrapeOptions.__dataclass_fields__ if name in args]
+    options = ScrapeOptions(**{name: getattr(args, name) for name in given})
     report = scrape_images(args.urls, args.dest, args.max_pics, args.workers, options,
                            args.near_threshold, args.retry_failed, args.keep_rejects,
                            progress=not args.quiet)
     print(report.summary())
     if report.counts()["saved"]: return 0
     return _fail(f"none of the {len(report.rows)} URLs gave an image; see {args.dest}/manifest.csv")
+def _fail(message: str, status: int = 1) -> int:
+    "Say what went wrong in one line on stderr; return the exit status."
+    print(f"error: {message}", file=sys.stderr); return status
 
+# %% ../nbs/02_scrape.ipynb #s109
 def run_split(args: argparse.Namespace) -> int:
     "`transfer-course split`: split class folders, print the images per class and split."
     frame = split_dataset(args.source, args.valid_pct, args.test_pct, args.seed, args.dest,
                           args.near_threshold)
     print(frame.groupby(["label", "split"]).size().unstack(fill_value=0).to_string()); return 0
-
-def _fail(message: str, status: int = 1) -> int:
-    "Say what went wrong in one line on stderr; return the exit status."
-    print(f"error: {message}", file=sys.stderr); return status
-_run_scrape, _run_split = run_scrape, run_split  # the names transfer_course.cli used before

@@ -231,7 +231,8 @@ def _attempt(session: requests.Session, url: str, timeout: float, clock: _Deadli
             response = next(hops)
         status = response.status_code
         if status != 200: raise _FetchFailure(f"http-{status}", status in RETRY_STATUSES, status)
-        body = _read_body(response, max_bytes)
+        try: body = _read_body(response, max_bytes)
+        except _FetchFailure as failure: raise _FetchFailure(failure.reason, failure.retry, status) from None
         if clock.fired.is_set(): raise _FetchFailure("deadline", http_status=status)  # cut off, may look whole
         return body, status
     except _FetchFailure as failure:
