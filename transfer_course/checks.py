@@ -56,7 +56,8 @@ class Check:
     ) -> CheckResult:
         "Judge `answer`; an unknown judge or a judge that raises gives an \"error\" result, never an exception."
         if self.name not in JUDGES:
-            return CheckResult("error", f"Unknown check {self.name!r}: the grader's course library is older than the assignment.")
+            return CheckResult("error", f"Unknown check {self.name!r}: the grader's course library is "
+                                        "older than the assignment.")
         try: return JUDGES[self.name](answer, **self.params)
         except Exception as error:
             return CheckResult("error", f"The check {self.name} could not judge this answer "
@@ -82,7 +83,8 @@ def check(
 # %% ../nbs/80_checks.ipynb #c012
 def _kind(value) -> str:
     "A short description of what `value` is, for messages."
-    if isinstance(value, torch.Tensor): return f"a tensor of shape {tuple(value.shape)} and dtype {str(value.dtype).replace('torch.', '')}"
+    if isinstance(value, torch.Tensor):
+        return f"a tensor of shape {tuple(value.shape)} and dtype {str(value.dtype).replace('torch.', '')}"
     if isinstance(value, (list, tuple)): return f"a {type(value).__name__} of length {len(value)}"
     if value is None: return "None (did your function forget to `return`?)"
     return f"{type(value).__name__} {value!r}"[:120]
@@ -113,10 +115,15 @@ def _shape_advice(got: tuple, expected: tuple) -> str:
     "Explain how shape `got` differs from `expected`."
     text = f"Expected shape {expected}, got {got}."
     if sorted(got) == sorted(expected) and len(got) == 3 and got[-1] in (1, 3) and expected[0] == got[-1]:
-        return text + " Your channels are last (height, width, channels); PyTorch wants (channels, height, width): use `.permute(2, 0, 1)` — not `reshape`/`view`, which scramble the pixels."
-    if sorted(got) == sorted(expected): return text + " Same sizes in a different order: check which dimension is which, and use `permute` to reorder."
-    if got[1:] == expected and got[:1] == (1,): return text + " You have an extra leading batch dimension of size 1: this answer is one item, not a batch."
-    if expected[1:] == got and expected[:1] == (1,): return text + " The batch dimension is missing: add it with `.unsqueeze(0)`."
+        return text + (" Your channels are last (height, width, channels); PyTorch wants "
+                       "(channels, height, width): use `.permute(2, 0, 1)` — not `reshape`/`view`, which "
+                       "scramble the pixels.")
+    if sorted(got) == sorted(expected):
+        return text + " Same sizes in a different order: check which dimension is which, and use `permute` to reorder."
+    if got[1:] == expected and got[:1] == (1,):
+        return text + " You have an extra leading batch dimension of size 1: this answer is one item, not a batch."
+    if expected[1:] == got and expected[:1] == (1,):
+        return text + " The batch dimension is missing: add it with `.unsqueeze(0)`."
     if math.prod(got) == math.prod(expected): return text + " Same number of elements, different shape."
     return text
 
@@ -141,10 +148,13 @@ def _diagnose_values(got: torch.Tensor, expected: torch.Tensor, close: Callable,
         raw = expected.to(torch.float64) * std_t + mean_t
         if close(got, raw):
             means = [round(float(v), 2) for v in got.to(torch.float64).mean(dim=[d for d in range(got.ndim) if d != got.ndim + channel_dim])]
-            return (f"Your values are not normalised: their mean is ≈{means} per channel. This model expects inputs normalised "
-                    f"with mean {tuple(mean)} and std {tuple(std)}: subtract the mean and divide by the std, per channel.")
+            return (f"Your values are not normalised: their mean is ≈{means} per channel. This model "
+                    "expects inputs normalised "
+                    f"with mean {tuple(mean)} and std {tuple(std)}: subtract the mean and divide by the "
+                    "std, per channel.")
     if got.numel() == expected.numel() and torch.allclose(got.flatten().sort().values.to(torch.float64), expected.flatten().sort().values.to(torch.float64), atol=1e-4):
-        return "You have exactly the right values in the wrong places: did you use `reshape` or `view` where `permute` was needed?"
+        return ("You have exactly the right values in the wrong places: did you use `reshape` or `view` "
+                "where `permute` was needed?")
     return None
 
 # %% ../nbs/80_checks.ipynb #c023
@@ -164,12 +174,16 @@ def tensor_close(
     if got is None: return failed(f"Expected a tensor, but {what} is {_kind(answer)}.")
     if tuple(got.shape) != tuple(expected.shape): return failed(_shape_advice(tuple(got.shape), tuple(expected.shape)))
     if expected.is_floating_point() and not got.is_floating_point():
-        return failed(f"Expected a floating-point tensor ({str(expected.dtype).replace('torch.', '')}), but {what} has dtype {str(got.dtype).replace('torch.', '')}. Convert with `.float()`; images also need scaling to [0, 1].")
+        return failed(f"Expected a floating-point tensor ({str(expected.dtype).replace('torch.', '')}), "
+                      f"but {what} has dtype {str(got.dtype).replace('torch.', '')}. Convert with "
+                      "`.float()`; images also need scaling to [0, 1].")
     if not expected.is_floating_point() and got.is_floating_point():
-        return failed(f"Expected a {str(expected.dtype).replace('torch.', '')} tensor (whole numbers), but {what} is floating point.")
+        return failed(f"Expected a {str(expected.dtype).replace('torch.', '')} tensor (whole numbers), but "
+                      f"{what} is floating point.")
     default_rtol, default_atol = tolerances(got.dtype, expected.dtype)
     rtol, atol = (default_rtol if rtol is None else rtol), (default_atol if atol is None else atol)
-    if got.is_floating_point() and not torch.isfinite(got).all(): return failed(f"{what.capitalize()} contains NaN or infinite values.")
+    if got.is_floating_point() and not torch.isfinite(got).all():
+        return failed(f"{what.capitalize()} contains NaN or infinite values.")
     close = functools.partial(_close, rtol=rtol, atol=atol, mean_atol=mean_atol)
     if close(got, expected): return passed(f"{what.capitalize()} has the right shape {tuple(got.shape)} and values.")
     advice = _diagnose_values(got, expected, close, mean, std)
@@ -190,9 +204,11 @@ def _first_difference(got, expected, path="answer") -> str | None:
         return next((d for i, (g, e) in enumerate(zip(got, expected)) if (d := _first_difference(g, e, f"{path}[{i}]"))), None)
     if isinstance(expected, dict):
         if not isinstance(got, dict): return f"{path} should be a dict, but is {_kind(got)}"
-        if set(got) != set(expected): return f"{path} has keys {sorted(map(str, got))}, expected {sorted(map(str, expected))}"
+        if set(got) != set(expected):
+            return f"{path} has keys {sorted(map(str, got))}, expected {sorted(map(str, expected))}"
         return next((d for k in expected if (d := _first_difference(got[k], expected[k], f"{path}[{k!r}]"))), None)
-    if isinstance(expected, torch.Tensor): return None if tensor_close.judge(got, expected).passed else f"{path} is not the expected tensor"
+    if isinstance(expected, torch.Tensor):
+        return None if tensor_close.judge(got, expected).passed else f"{path} is not the expected tensor"
     if type(got) is not type(expected): return f"{path} should be {type(expected).__name__}, but is {_kind(got)}"
     return None if got == expected else f"{path} is {got!r}"
 
@@ -219,7 +235,8 @@ def number_close(
 ) -> CheckResult:
     "Is `answer` a number within tolerance of `expected`?"
     value = answer.item() if isinstance(answer, torch.Tensor) and answer.numel() == 1 else answer
-    if isinstance(value, bool) or not isinstance(value, (int, float)): return failed(f"Expected a number, but {what} is {_kind(answer)}.")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return failed(f"Expected a number, but {what} is {_kind(answer)}.")
     if math.isnan(value): return failed(f"{what.capitalize()} is NaN.")
     if math.isclose(value, expected, rel_tol=rtol, abs_tol=atol): return passed("Correct.")
     return failed(f"{what.capitalize()} is {value:.6g}, which is off by {abs(value - expected):.3g}.")
@@ -234,7 +251,8 @@ def choice(
     "Is the multiple-choice `answer` the `expected` option? Explain wrong options."
     if not isinstance(answer, str): return failed(f"Answer with one of the options as a string, not {_kind(answer)}.")
     cleaned = answer.strip()
-    if options is not None and cleaned not in options: return failed(f"{cleaned!r} is not one of the options: {', '.join(map(repr, options))}.")
+    if options is not None and cleaned not in options:
+        return failed(f"{cleaned!r} is not one of the options: {', '.join(map(repr, options))}.")
     if cleaned == expected: return passed("Correct.")
     return failed((explanations or {}).get(cleaned, f"{cleaned!r} is not right. Look again at the evidence."))
 
@@ -258,17 +276,21 @@ def trainable(
 ) -> CheckResult:
     "Do exactly the parameters under `trainable_prefixes` require gradients?"
     if not isinstance(answer, dict) or not all(isinstance(v, bool) for v in answer.values()):
-        return failed(f"Expected a dict of parameter name -> requires_grad (from `trainable_summary(model)`), got {_kind(answer)}.")
+        return failed("Expected a dict of parameter name -> requires_grad "
+                      f"(from `trainable_summary(model)`), got {_kind(answer)}.")
     if not answer: return failed("Your model has no parameters at all.")
     should_train = {name for name in answer if _under(name, trainable_prefixes)}
-    if not should_train: return failed(f"No parameter of your model is under {trainable_prefixes}: did you replace or rename the head?")
+    if not should_train:
+        return failed(f"No parameter of your model is under {trainable_prefixes}: did you replace or rename the head?")
     still_training = sorted(name for name, grad in answer.items() if grad and name not in should_train)
     frozen_head = sorted(name for name in should_train if not answer[name])
     if frozen_head:
-        return failed(f"{len(frozen_head)} parameter tensor(s) of the head are frozen (e.g. {frozen_head[0]}): the new head must learn, so keep `requires_grad=True` there.")
+        return failed(f"{len(frozen_head)} parameter tensor(s) of the head are frozen "
+                      f"(e.g. {frozen_head[0]}): the new head must learn, so keep `requires_grad=True` there.")
     if still_training:
-        return failed(f"{len(still_training)} parameter tensor(s) in {body_name} still require gradients (e.g. {still_training[0]}). "
-                      f"Freeze {body_name} with `.requires_grad_(False)` and keep only {trainable_prefixes} trainable.")
+        return failed(f"{len(still_training)} parameter tensor(s) in {body_name} still require gradients "
+                      f"(e.g. {still_training[0]}). Freeze {body_name} with `.requires_grad_(False)` "
+                      f"and keep only {trainable_prefixes} trainable.")
     return passed(f"Only {trainable_prefixes} train; {len(answer) - len(should_train)} parameter tensors are frozen.")
 
 # %% ../nbs/80_checks.ipynb #c041
@@ -298,14 +320,19 @@ def batchnorm_mode(
     prefixes:list|None=None, # Only judge layers under these modules (default: all)
 ) -> CheckResult:
     "Are the BatchNorm layers (under `prefixes`) in training mode exactly when `training`?"
-    if not _is_batchnorm_summary(answer): return failed(f"Expected a summary from `batchnorm_summary(model)`, got {_kind(answer)}.")
+    if not _is_batchnorm_summary(answer):
+        return failed(f"Expected a summary from `batchnorm_summary(model)`, got {_kind(answer)}.")
     layers = {name: s for name, s in answer.items() if prefixes is None or _under(name, prefixes)}
     if not layers: return failed(f"No BatchNorm layer found{' under ' + str(prefixes) if prefixes else ''}.")
     wrong = sorted(name for name, s in layers.items() if s["training"] != training)
     if not wrong: return passed(f"All {len(layers)} BatchNorm layers are in {'training' if training else 'eval'} mode.")
-    if training: return failed(f"{len(wrong)} BatchNorm layer(s) are in eval mode (e.g. {wrong[0]}) but should be training: call `.train()` on them.")
-    return failed(f"{len(wrong)} of {len(layers)} BatchNorm layer(s) are in training mode (e.g. {wrong[0]}). In training mode a frozen BatchNorm still "
-                  "updates its running statistics and normalises with batch statistics. Call `.eval()` on the frozen part after every `model.train()`.")
+    if training:
+        return failed(f"{len(wrong)} BatchNorm layer(s) are in eval mode (e.g. {wrong[0]}) but should be "
+                      "training: call `.train()` on them.")
+    return failed(f"{len(wrong)} of {len(layers)} BatchNorm layer(s) are in training mode "
+                  f"(e.g. {wrong[0]}). In training mode a frozen BatchNorm still "
+                  "updates its running statistics and normalises with batch statistics. Call `.eval()` on "
+                  "the frozen part after every `model.train()`.")
 
 # %% ../nbs/80_checks.ipynb #c045
 @check
@@ -316,16 +343,22 @@ def running_stats(
 ) -> CheckResult:
     "Did BatchNorm running statistics move between `answer['before']` and `answer['after']` exactly when `should_move`?"
     if not (isinstance(answer, dict) and {"before", "after"} <= set(answer) and _is_batchnorm_summary(answer["before"]) and _is_batchnorm_summary(answer["after"])):
-        return failed(f"Expected {{'before': batchnorm_summary(model), 'after': batchnorm_summary(model)}}, got {_kind(answer)}.")
+        return failed(f"Expected {{'before': batchnorm_summary(model), 'after': "
+                      f"batchnorm_summary(model)}}, got {_kind(answer)}.")
     before, after = answer["before"], answer["after"]
-    if set(before) != set(after): return failed("The BatchNorm layers differ between before and after: did you build a new model?")
+    if set(before) != set(after):
+        return failed("The BatchNorm layers differ between before and after: did you build a new model?")
     changes = {name: max(float((after[name][k] - before[name][k]).abs().max()) for k in ("running_mean", "running_var"))
                for name in before if "running_mean" in before[name]}
     moved = sorted((name for name, change in changes.items() if change > atol), key=lambda n: -changes[n])
-    if should_move and not moved: return failed("The running statistics did not change: BatchNorm layers only update them in training mode, on a forward pass.")
+    if should_move and not moved:
+        return failed("The running statistics did not change: BatchNorm layers only update them in "
+                      "training mode, on a forward pass.")
     if should_move: return passed(f"Running statistics of {len(moved)} BatchNorm layer(s) moved.")
-    if moved: return failed(f"The running statistics of {len(moved)} BatchNorm layer(s) moved during your step (largest change {changes[moved[0]]:.3g} in {moved[0]}). "
-                            "`requires_grad=False` does not freeze BatchNorm statistics; put those layers in eval mode.")
+    if moved:
+        return failed(f"The running statistics of {len(moved)} BatchNorm layer(s) moved during your step "
+                      f"(largest change {changes[moved[0]]:.3g} in {moved[0]}). `requires_grad=False` "
+                      "does not freeze BatchNorm statistics; put those layers in eval mode.")
     return passed("The running statistics did not move.")
 
 # %% ../nbs/80_checks.ipynb #c048
@@ -350,20 +383,30 @@ def normalised(
     tolerance:float=0.05, # Allowed difference of each channel's mean and std
 ) -> CheckResult:
     "Do the batch statistics in `answer` match a batch normalised with `mean` and `std`?"
-    if not (isinstance(answer, dict) and {"mean", "std", "min", "max"} <= set(answer)): return failed(f"Expected `channel_stats(batch)`, got {_kind(answer)}.")
+    if not (isinstance(answer, dict) and {"mean", "std", "min", "max"} <= set(answer)):
+        return failed(f"Expected `channel_stats(batch)`, got {_kind(answer)}.")
     got_mean, got_std = np.array(answer["mean"]), np.array(answer["std"])
     want_mean, want_std = np.array(expected["mean"]), np.array(expected["std"])
-    if got_mean.shape != want_mean.shape: return failed(f"Your batch has {got_mean.size} channels, expected {want_mean.size} (shape {answer.get('shape')}): are the channels in dimension 1?")
+    if got_mean.shape != want_mean.shape:
+        return failed(f"Your batch has {got_mean.size} channels, expected {want_mean.size} "
+                      f"(shape {answer.get('shape')}): are the channels in dimension 1?")
     if np.allclose(got_mean, want_mean, atol=tolerance) and np.allclose(got_std, want_std, atol=tolerance):
-        return passed(f"Your batch is normalised like the model expects (mean ≈{_rounded(got_mean)}, std ≈{_rounded(got_std)}).")
+        return passed("Your batch is normalised like the model expects "
+                      f"(mean ≈{_rounded(got_mean)}, std ≈{_rounded(got_std)}).")
     expects = f"This model expects inputs normalised with mean {tuple(mean)}, std {tuple(std)}."
     raw_mean, raw_std = want_mean * np.array(std) + np.array(mean), want_std * np.array(std)
-    if answer["max"] > 20: return failed(f"Your batch has values up to {answer['max']:.0f}: the pixels were not scaled to [0, 1] before normalising. {expects}")
+    if answer["max"] > 20:
+        return failed(f"Your batch has values up to {answer['max']:.0f}: the pixels were not scaled to "
+                      f"[0, 1] before normalising. {expects}")
     if np.allclose(got_mean, raw_mean, atol=tolerance) and np.allclose(got_std, raw_std, atol=tolerance):
-        return failed(f"Your batch mean is ≈{_rounded(got_mean)} per channel, the mean of raw pixels in [0, 1]: the batch is not normalised. {expects}")
+        return failed(f"Your batch mean is ≈{_rounded(got_mean)} per channel, the mean of raw pixels in "
+                      f"[0, 1]: the batch is not normalised. {expects}")
     if np.allclose(got_mean, want_mean[::-1], atol=tolerance) and not np.allclose(want_mean, want_mean[::-1], atol=tolerance):
-        return failed(f"Your channel means ≈{_rounded(got_mean)} are the expected ones in reverse order: the channels are BGR. This model expects RGB.")
-    return failed(f"Your batch mean is ≈{_rounded(got_mean)} and std ≈{_rounded(got_std)} per channel; a correctly normalised batch has mean ≈{_rounded(want_mean)} and std ≈{_rounded(want_std)}. {expects}")
+        return failed(f"Your channel means ≈{_rounded(got_mean)} are the expected ones in reverse order: "
+                      "the channels are BGR. This model expects RGB.")
+    return failed(f"Your batch mean is ≈{_rounded(got_mean)} and std ≈{_rounded(got_std)} per channel; a "
+                  f"correctly normalised batch has mean ≈{_rounded(want_mean)} and std "
+                  f"≈{_rounded(want_std)}. {expects}")
 
 # %% ../nbs/80_checks.ipynb #c053
 def param_groups_summary(
@@ -387,12 +430,18 @@ def param_groups(
     if not (isinstance(answer, list) and all(isinstance(g, dict) and "lr" in g for g in answer)):
         return failed(f"Expected `param_groups_summary(optimizer, model)`, got {_kind(answer)}.")
     got = [g["lr"] for g in answer]
-    if len(got) != len(lrs): return failed(f"Your optimiser has {len(got)} parameter group(s) with learning rates {got}; expected {len(lrs)} groups with learning rates {list(lrs)}, one per part of the model.")
+    if len(got) != len(lrs):
+        return failed(f"Your optimiser has {len(got)} parameter group(s) with learning rates {got}; "
+                      f"expected {len(lrs)} groups with learning rates {list(lrs)}, one per part of the model.")
     for index, (lr, want) in enumerate(zip(got, lrs)):
-        if not math.isclose(lr, want, rel_tol=rtol): return failed(f"Group {index} has learning rate {lr:g}, expected {want:g}. Earlier layers learn more slowly than the head.")
+        if not math.isclose(lr, want, rel_tol=rtol):
+            return failed(f"Group {index} has learning rate {lr:g}, expected {want:g}. Earlier layers "
+                          "learn more slowly than the head.")
     for index, (group, wanted) in enumerate(zip(answer, prefixes or [])):
         strays = [n for n in group.get("names", []) if not _under(n, wanted)]
-        if strays: return failed(f"Group {index} holds {strays[0]}, which belongs elsewhere: it should only hold parameters of {wanted}.")
+        if strays:
+            return failed(f"Group {index} holds {strays[0]}, which belongs elsewhere: it should only hold "
+                          f"parameters of {wanted}.")
     return passed(f"{len(got)} parameter groups with learning rates {got}.")
 
 # %% ../nbs/80_checks.ipynb #c057
@@ -404,9 +453,12 @@ def no_leakage(
     "Are `answer['train']` and `answer['valid']` (lists of item ids, e.g. file names or hashes) disjoint and non-empty?"
     if not (isinstance(answer, dict) and isinstance(answer.get("train"), list) and isinstance(answer.get("valid"), list)):
         return failed(f"Expected {{'train': [ids], 'valid': [ids]}}, got {_kind(answer)}.")
-    if len(answer["valid"]) < min_valid: return failed(f"The validation set has {len(answer['valid'])} items; it needs at least {min_valid}.")
+    if len(answer["valid"]) < min_valid:
+        return failed(f"The validation set has {len(answer['valid'])} items; it needs at least {min_valid}.")
     shared = sorted(set(map(str, answer["train"])) & set(map(str, answer["valid"])))
-    if shared: return failed(f"{len(shared)} item(s) are in both train and valid (e.g. {shared[0]!r}): validation accuracy would be too optimistic. Split by unique item (deduplicate first).")
+    if shared:
+        return failed(f"{len(shared)} item(s) are in both train and valid (e.g. {shared[0]!r}): validation "
+                      "accuracy would be too optimistic. Split by unique item (deduplicate first).")
     return passed(f"Train ({len(answer['train'])}) and valid ({len(answer['valid'])}) share no item.")
 
 # %% ../nbs/80_checks.ipynb #c060
@@ -421,12 +473,16 @@ def loss_decreases(
     if not (isinstance(values, list) and values and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)):
         return failed(f"Expected a list of loss values, got {_kind(answer)}.")
     bad = next((i for i, v in enumerate(values) if not math.isfinite(v)), None)
-    if bad is not None: return failed(f"The loss became {values[bad]} at step {bad}: the learning rate is probably too high.")
+    if bad is not None:
+        return failed(f"The loss became {values[bad]} at step {bad}: the learning rate is probably too high.")
     if len(values) < 2 * window: return failed(f"Only {len(values)} loss values: record at least {2 * window}.")
     start, end = sum(values[:window]) / window, sum(values[-window:]) / window
     if end <= start * (1 - min_drop): return passed(f"The loss fell from ≈{start:.3g} to ≈{end:.3g}.")
-    if end > start: return failed(f"The loss rose from ≈{start:.3g} to ≈{end:.3g}: check the sign of your update, `zero_grad`, and the learning rate.")
-    return failed(f"The loss only fell from ≈{start:.3g} to ≈{end:.3g} (less than {min_drop:.0%}): is anything training? Check which parameters the optimiser holds.")
+    if end > start:
+        return failed(f"The loss rose from ≈{start:.3g} to ≈{end:.3g}: check the sign of your update, "
+                      "`zero_grad`, and the learning rate.")
+    return failed(f"The loss only fell from ≈{start:.3g} to ≈{end:.3g} (less than {min_drop:.0%}): is "
+                  "anything training? Check which parameters the optimiser holds.")
 
 @check
 def accuracy_above(
@@ -435,7 +491,10 @@ def accuracy_above(
     what:str="accuracy", # How to name the value in messages
 ) -> CheckResult:
     "Is the number `answer` (between 0 and 1) above `baseline`?"
-    if isinstance(answer, bool) or not isinstance(answer, (int, float)): return failed(f"Expected the {what} as a number between 0 and 1, got {_kind(answer)}.")
-    if not 0 <= answer <= 1: return failed(f"The {what} {answer} is not between 0 and 1: divide the number correct by the number of items.")
+    if isinstance(answer, bool) or not isinstance(answer, (int, float)):
+        return failed(f"Expected the {what} as a number between 0 and 1, got {_kind(answer)}.")
+    if not 0 <= answer <= 1:
+        return failed(f"The {what} {answer} is not between 0 and 1: divide the number correct by the number of items.")
     if answer > baseline: return passed(f"The {what} {answer:.3f} beats the baseline {baseline:.3f}.")
-    return failed(f"The {what} {answer:.3f} is no better than the baseline {baseline:.3f} (e.g. always guessing the most common class).")
+    return failed(f"The {what} {answer:.3f} is no better than the baseline {baseline:.3f} "
+                  "(e.g. always guessing the most common class).")

@@ -40,7 +40,8 @@ def encode_answer(
         budget[0] -= len(value)
         if budget[0] < 0: raise TypeError("an answer larger than 64 MB")
         return str.__str__(value)
-    if isinstance(value, (list, tuple)): return [encode_answer(item, budget) for item in list.__iter__(value) if True] if isinstance(value, list) else [encode_answer(item, budget) for item in tuple.__iter__(value)]
+    if isinstance(value, (list, tuple)):
+        return [encode_answer(item, budget) for item in list.__iter__(value) if True] if isinstance(value, list) else [encode_answer(item, budget) for item in tuple.__iter__(value)]
     if isinstance(value, dict):
         return {encode_answer(key, budget) if isinstance(key, str) else _bad_key(key): encode_answer(item, budget) for key, item in dict.items(value)}
     array, torch_dtype = None, None
@@ -51,7 +52,8 @@ def encode_answer(
         array = tensor.numpy()
     elif np_ is not None and isinstance(value, np_.generic): return encode_answer(value.item(), budget)
     elif np_ is not None and isinstance(value, np_.ndarray): array = value
-    if array is None or np_ is None or type(array) is not np_.ndarray or array.dtype.hasobject: raise TypeError(f"an object of type {type(value).__name__}")
+    if array is None or np_ is None or type(array) is not np_.ndarray or array.dtype.hasobject:
+        raise TypeError(f"an object of type {type(value).__name__}")
     buffer = io.BytesIO()
     np_.save(buffer, np_.ascontiguousarray(array), allow_pickle=False)
     budget[0] -= buffer.tell()
@@ -99,7 +101,8 @@ def probe_json(
         if setup: exec(setup, scope)
         value = eval(expression, scope)
     except NotImplementedError: return json.dumps({"status": "not_attempted"})
-    except NameError as error: return json.dumps({"status": "not_defined", "detail": str(getattr(error, "name", "") or error)})
+    except NameError as error:
+        return json.dumps({"status": "not_defined", "detail": str(getattr(error, "name", "") or error)})
     except KeyboardInterrupt: raise
     except BaseException as error:
         frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename.startswith("<") and f.filename != "<string>"] or traceback.extract_tb(error.__traceback__)[-1:]
@@ -107,7 +110,8 @@ def probe_json(
         return json.dumps({"status": "raised", "detail": f"{type(error).__name__}: {error}"[:500] + where})
     if value is Ellipsis: return json.dumps({"status": "not_attempted"})
     try: return json.dumps({"status": "ok", "value": encode_answer(value)})
-    except (TypeError, ValueError, RecursionError) as error: return json.dumps({"status": "unreadable", "detail": str(error)[:200]})
+    except (TypeError, ValueError, RecursionError) as error:
+        return json.dumps({"status": "unreadable", "detail": str(error)[:200]})
 
 # %% ../nbs/81_exercises.ipynb #c015
 PROBE_STATUSES = ("ok", "not_attempted", "not_defined", "raised", "unreadable", "timeout", "no_kernel")
@@ -164,13 +168,18 @@ def judge(
     "The verdict of `test` on a probe `outcome`; never raises."
     names = ", ".join(f"`{n}`" for n in answer_names) or "your answer"
     if outcome.status == "ok": return test.check(outcome.value)
-    if outcome.status == "not_attempted": return CheckResult("not_attempted", f"Not attempted yet: {names} still holds the placeholder.")
+    if outcome.status == "not_attempted":
+        return CheckResult("not_attempted", f"Not attempted yet: {names} still holds the placeholder.")
     if outcome.status == "not_defined":
-        if outcome.detail in answer_names or not answer_names: return CheckResult("not_attempted", f"`{outcome.detail}` is not defined: run the cell that defines it.")
+        if outcome.detail in answer_names or not answer_names:
+            return CheckResult("not_attempted", f"`{outcome.detail}` is not defined: run the cell that defines it.")
         return CheckResult("failed", f"The test needs `{outcome.detail}`, which is not defined.")
     if outcome.status == "raised": return CheckResult("failed", f"Your code raised {outcome.detail}")
-    if outcome.status == "unreadable": return CheckResult("failed", f"Your answer could not be judged: it is {outcome.detail}. Answer with plain data: tensors, arrays, numbers, strings, lists or dicts.")
-    if outcome.status == "timeout": return CheckResult("failed", f"Your code did not finish in time ({outcome.detail}).")
+    if outcome.status == "unreadable":
+        return CheckResult("failed", f"Your answer could not be judged: it is {outcome.detail}. Answer "
+                                     "with plain data: tensors, arrays, numbers, strings, lists or dicts.")
+    if outcome.status == "timeout":
+        return CheckResult("failed", f"Your code did not finish in time ({outcome.detail}).")
     return CheckResult("failed", f"Your notebook's kernel was not running when this test ran ({outcome.detail}).")
 
 # %% ../nbs/81_exercises.ipynb #c024
@@ -214,7 +223,9 @@ class ExerciseReport:
         header = {"passed": "all checks passed", "partial": "some checks failed", "failed": "checks failed", "not_attempted": "not attempted yet"}[self.status]
         text = [f"Exercise {self.name} ({self.points:g} points): {header}."]
         text += [f"  {icon} {label}: {message}" for icon, label, message in self.lines]
-        if self.hidden_pending.get("count"): text.append(f"  {self.hidden_pending['count']} hidden check(s) will run when your work is graded; they are not run here.")
+        if self.hidden_pending.get("count"):
+            text.append(f"  {self.hidden_pending['count']} hidden check(s) will run when your work is "
+                        "graded; they are not run here.")
         if self.status in ("failed", "partial"): text.append("  Stuck? Call `.hint()` on this exercise for a hint.")
         return "\n".join(text)
     def _repr_markdown_(self) -> str:
@@ -229,7 +240,8 @@ def _solution_cell(answer_names: tuple) -> str | None:
     except NameError: return None
     for source in reversed(shell.user_ns.get("In", [])):
         if SOLUTION_BEGIN in source or SOLUTION_LINE in source:
-            if any(re.search(rf"(def\s+{re.escape(n)}\b|^\s*{re.escape(n)}\s*=)", source, re.M) for n in answer_names): return source
+            if any(re.search(rf"(def\s+{re.escape(n)}\b|^\s*{re.escape(n)}\s*=)", source, re.M) for n in answer_names):
+                return source
     return None
 
 # %% ../nbs/81_exercises.ipynb #c031
@@ -282,7 +294,8 @@ def check(self: Exercise,
         pending = {} if any(t.hidden for t in self.tests) else HIDDEN_DECLARED.get(self.name, {})
         return ExerciseReport(self.name, self.points, lines, pending, exercise_status(results))
     except Exception as error:
-        return ExerciseReport(self.name, self.points, [("⚠️", "check", f"The check itself failed ({type(error).__name__}: {error}); tell your instructor.")], {}, "failed")
+        failure = f"The check itself failed ({type(error).__name__}: {error}); tell your instructor."
+        return ExerciseReport(self.name, self.points, [("⚠️", "check", failure)], {}, "failed")
 
 # %% ../nbs/81_exercises.ipynb #c034
 @patch
@@ -296,7 +309,8 @@ def hint(self: Exercise) -> str:
 def solution(self: Exercise) -> str:
     "The solution, in the instructor's notebook (or once released); otherwise says when it comes."
     source = _solution_cell(self.answer)
-    if source is None: return f"The solution of {self.name} is not in this notebook: your instructor releases it after the deadline."
+    if source is None:
+        return f"The solution of {self.name} is not in this notebook: your instructor releases it after the deadline."
     lines = [l for l in source.splitlines() if l.strip() not in (SOLUTION_BEGIN, SOLUTION_END)]
     return "\n".join(l.replace(SOLUTION_LINE, "").rstrip() for l in lines)
 

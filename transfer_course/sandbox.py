@@ -87,14 +87,17 @@ def restrict_filesystem(
                 try:
                     allowed = rights if os.path.isdir(path) else rights & _FS_FILE_RIGHTS
                     rule = _PathBeneath(allowed & handled, fd)
-                    if libc.syscall(_SYSCALLS["add_rule"], ruleset, 1, ctypes.byref(rule), 0) < 0: raise OSError(ctypes.get_errno(), f"landlock rule for {path}")
+                    if libc.syscall(_SYSCALLS["add_rule"], ruleset, 1, ctypes.byref(rule), 0) < 0:
+                        raise OSError(ctypes.get_errno(), f"landlock rule for {path}")
                 finally: os.close(fd)
         if abi >= 4:
             for port in bind_ports:
                 rule = _NetPort(1, int(port))
-                if libc.syscall(_SYSCALLS["add_rule"], ruleset, 2, ctypes.byref(rule), 0) < 0: raise OSError(ctypes.get_errno(), f"landlock rule for port {port}")
+                if libc.syscall(_SYSCALLS["add_rule"], ruleset, 2, ctypes.byref(rule), 0) < 0:
+                    raise OSError(ctypes.get_errno(), f"landlock rule for port {port}")
         if libc.prctl(38, 1, 0, 0, 0) != 0: raise OSError(ctypes.get_errno(), "PR_SET_NO_NEW_PRIVS failed")
-        if libc.syscall(_SYSCALLS["restrict_self"], ruleset, 0) < 0: raise OSError(ctypes.get_errno(), "landlock_restrict_self failed")
+        if libc.syscall(_SYSCALLS["restrict_self"], ruleset, 0) < 0:
+            raise OSError(ctypes.get_errno(), "landlock_restrict_self failed")
     finally: os.close(ruleset)
     return abi
 
@@ -337,11 +340,13 @@ def start(self: SandboxKernel) -> SandboxKernel:
     else:
         command = [sys.executable, "-m", "transfer_course.sandbox", "--connection-file", connection_file,
                    "--memory-mb", str(self.config.memory_mb), "--preload", ",".join(self.config.preload)]
-        if self.config.landlock: command += ["--landlock", *(a for p in write for a in ("--write", p)), *(a for p in read for a in ("--read", p))]
+        if self.config.landlock:
+            command += ["--landlock", *(a for p in write for a in ("--write", p)), *(a for p in read for a in ("--read", p))]
         with open(self.log_path, "wb") as log:
             self.process = psutil.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
     deadline = time.monotonic() + self.config.startup_timeout
-    while not (self.dir/"sandbox.json").exists() and self.alive() and time.monotonic() < deadline: time.sleep(0.02)  # preloading
+    while not (self.dir/"sandbox.json").exists() and self.alive() and time.monotonic() < deadline:
+        time.sleep(0.02)  # preloading
     self.client = BlockingKernelClient(connection_file=connection_file)
     self.client.load_connection_file()
     self.client.start_channels()
@@ -372,7 +377,8 @@ def execute(self: SandboxKernel,
         now = time.monotonic()
         if now - last_watch > 0.25:
             last_watch = now
-            if not self.alive(): return Execution("died", "the kernel process ended", seconds=now - start, output_bytes=output_bytes)
+            if not self.alive():
+                return Execution("died", "the kernel process ended", seconds=now - start, output_bytes=output_bytes)
             if self.memory_mb() > self.config.memory_mb:
                 self.kill()
                 return Execution("memory", f"used more than {self.config.memory_mb} MB", seconds=now - start, output_bytes=output_bytes)
@@ -387,7 +393,8 @@ def execute(self: SandboxKernel,
         if message["parent_header"].get("msg_id") != msg_id: continue
         kind, content = message["msg_type"], message["content"]
         if kind == "stream": output_bytes += len(content.get("text", ""))
-        elif kind in ("display_data", "execute_result", "update_display_data"): output_bytes += sum(len(str(v)) for v in content.get("data", {}).values())
+        elif kind in ("display_data", "execute_result", "update_display_data"):
+            output_bytes += sum(len(str(v)) for v in content.get("data", {}).values())
         elif kind == "error": error = f"{content.get('ename', 'Error')}: {content.get('evalue', '')}"[:500]
         elif kind == "status" and content.get("execution_state") == "idle": idle = True
     expressions = {}
@@ -399,7 +406,8 @@ def execute(self: SandboxKernel,
         expressions = reply["content"].get("user_expressions", {}) or {}
     except queue.Empty: pass
     seconds = time.monotonic() - start
-    if interrupted_at is not None: return Execution("timeout", f"did not finish within {timeout:.0f} s and was interrupted", expressions, seconds, output_bytes)
+    if interrupted_at is not None:
+        return Execution("timeout", f"did not finish within {timeout:.0f} s and was interrupted", expressions, seconds, output_bytes)
     if reply_status == "error" or error: return Execution("error", error or "error", expressions, seconds, output_bytes)
     return Execution("ok", "", expressions, seconds, output_bytes)
 
@@ -409,7 +417,8 @@ def _tagged_processes(tag: str) -> list:
     found = []
     for process in psutil.process_iter(["pid"]):
         try:
-            if process.pid != os.getpid() and process.environ().get("TRANSFER_COURSE_SANDBOX") == tag: found.append(process)
+            if process.pid != os.getpid() and process.environ().get("TRANSFER_COURSE_SANDBOX") == tag:
+                found.append(process)
         except psutil.Error: continue
     return found
 

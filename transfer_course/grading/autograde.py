@@ -98,7 +98,8 @@ def _read_submission(path: Path, limits: Limits):
         notebook = nbformat.reads(raw.decode("utf-8"), as_version=4)
         nbformat.validate(notebook)
         return notebook, hashlib.sha256(raw).hexdigest()
-    except Exception as error: return None, f"the file is not a valid notebook ({type(error).__name__}: {str(error)[:200]})"
+    except Exception as error:
+        return None, f"the file is not a valid notebook ({type(error).__name__}: {str(error)[:200]})"
 
 def _probe_points(notebook, specs: list) -> dict:
     "{code cell index: [exercise specs probed right after it]}; -1 means after the last cell."
@@ -140,7 +141,8 @@ def run_cell(self: _NotebookRun, index: int, position: int) -> bool:
     execution = self.kernel.execute(self.cells[index], min(limits.cell_timeout, max(0.5, self.seconds_left())))
     self.executed += execution.seconds
     if execution.status == "ok": self.worked.append(index)
-    elif execution.status == "error": self.notes.append(f"{where} raised {execution.error}; the cells after it still ran.")
+    elif execution.status == "error":
+        self.notes.append(f"{where} raised {execution.error}; the cells after it still ran.")
     elif execution.status == "timeout": self.notes.append(f"{where} {execution.error}; the cells after it still ran.")
     else:
         reason = _FATAL[execution.status].format(memory_mb=limits.memory_mb, cell_timeout=limits.cell_timeout)
@@ -178,7 +180,8 @@ def grade_notebook(
     try:
         for index, (position, source) in enumerate(code_cells):
             if run.seconds_left() < 0:
-                run.notes.append(f"Time limit of {limits.timeout:g} s reached: cell {position} and the cells after it did not run.")
+                run.notes.append(f"Time limit of {limits.timeout:g} s reached: cell {position} and the "
+                                 "cells after it did not run.")
                 break
             if source.strip() and not run.run_cell(index, position): break
             run.probe(points.get(index, []), probes)
@@ -187,7 +190,9 @@ def grade_notebook(
         for spec in specs:
             for i in range(len(spec.tests)): probes[spec.name].setdefault(i, stopped)
     finally: leftovers = run.kernel.shutdown()
-    if leftovers: run.notes.append(f"{leftovers} process(es) started by the notebook were still running after grading and were killed.")
+    if leftovers:
+        run.notes.append(f"{leftovers} process(es) started by the notebook were still running after "
+                         "grading and were killed.")
     context = next((n for n in run.notes if n.startswith("Cell")), "")
     return [_outcomes(spec, probes[spec.name], context) for spec in specs], run.notes, digest, run.executed
 
@@ -230,7 +235,8 @@ def find_submissions(
 def _grader_failure(folder: Path, bundle: Bundle, error: Exception) -> SubmissionResult:
     "A zero result for a submission on which the grader itself failed."
     exercises = _failed_outcomes(list(bundle.exercises), f"grader error {type(error).__name__}: {error}")
-    return SubmissionResult(folder.name, bundle.assignment, exercises, [f"The grader failed on this submission: {error}"], 0.0)
+    notes = [f"The grader failed on this submission: {error}"]
+    return SubmissionResult(folder.name, bundle.assignment, exercises, notes, 0.0)
 
 def grade(
     submissions: Path | str, # Folder with one sub-folder per student
@@ -251,7 +257,8 @@ def grade(
     children_before = {p.pid for p in psutil.Process().children()}
     config = SandboxConfig(memory_mb=limits.memory_mb, preload=bundle.preload, landlock=landlock, read_paths=tuple(read_paths))
     connection = open_gradebook(db)
-    run_id = connection.execute("INSERT INTO runs(assignment, bundle_sha256, started, submissions, status) VALUES (?,?,?,?,?)",
+    run_id = connection.execute("INSERT INTO runs(assignment, bundle_sha256, started, submissions, status) "
+                                "VALUES (?,?,?,?,?)",
                                 (bundle.assignment, bundle.sha256, time.time(), len(folders), "running")).lastrowid
     pool, results = KernelPool(config, size=workers, starters=workers), []
     try:
@@ -284,5 +291,6 @@ def run_grade(
                     read_paths=tuple(args.read or ()))
     if args.feedback:
         with open_gradebook(args.db) as connection: export_feedback(connection, args.feedback, bundle.assignment)
-    for result in sorted(results, key=lambda r: r.student_id): print(f"{result.student_id}\t{result.total:g}/{result.max_total:g}")
+    for result in sorted(results, key=lambda r: r.student_id):
+        print(f"{result.student_id}\t{result.total:g}/{result.max_total:g}")
     return 0

@@ -31,8 +31,8 @@ def export_csv(
 def _student_tests(connection: sqlite3.Connection, assignment: str, student: str) -> list:
     "(exercise, score, max score, status, test label, hidden, test status, message) rows of one student, in order."
     return connection.execute(
-        "SELECT e.exercise, e.score, e.max_score, e.status, t.label, t.hidden, t.status, t.message FROM exercise_scores e "
-        "LEFT JOIN test_results t USING (assignment, student_id, exercise) WHERE assignment=? AND student_id=? "
+        "SELECT e.exercise, e.score, e.max_score, e.status, t.label, t.hidden, t.status, t.message "
+        "FROM exercise_scores e LEFT JOIN test_results t USING (assignment, student_id, exercise) WHERE assignment=? AND student_id=? "
         "ORDER BY e.rowid, t.test_index", (assignment, student)).fetchall()
 
 def _submissions(connection: sqlite3.Connection, columns: str, assignment: str | None) -> list:
@@ -126,7 +126,8 @@ def run_export(
     try:
         if args.csv: print(f"{export_csv(connection, args.csv, args.assignment)} rows -> {args.csv}")
         if args.gradescope:
-            print(f"{export_gradescope(connection, args.gradescope, args.assignment)} results.json -> {args.gradescope}")
+            print(f"{export_gradescope(connection, args.gradescope, args.assignment)} results.json -> "
+                  f"{args.gradescope}")
         if args.feedback:
             print(f"{export_feedback(connection, args.feedback, args.assignment)} feedback pages -> {args.feedback}")
     finally: connection.close()

@@ -110,11 +110,14 @@ def gradebook_rows(
 ) -> tuple[list, list]:
     "(exercise names, rows) where each row is a dict with student_id, assignment, total, max_total and one score per exercise."
     where, args = ("WHERE assignment=?", (assignment,)) if assignment else ("", ())
-    exercises = [r[0] for r in connection.execute(f"SELECT DISTINCT exercise FROM exercise_scores {where} ORDER BY rowid", args)]
+    exercises = [r[0] for r in connection.execute(f"SELECT DISTINCT exercise FROM exercise_scores {where} "
+                                                  "ORDER BY rowid", args)]
     rows = []
     for assignment_name, student, total, max_total in connection.execute(
-            f"SELECT assignment, student_id, total, max_total FROM submissions {where} ORDER BY assignment, student_id", args):
-        scores = dict(connection.execute("SELECT exercise, score FROM exercise_scores WHERE assignment=? AND student_id=?",
+            f"SELECT assignment, student_id, total, max_total FROM submissions {where} ORDER BY "
+            "assignment, student_id", args):
+        scores = dict(connection.execute("SELECT exercise, score FROM exercise_scores WHERE assignment=? "
+                                         "AND student_id=?",
                                          (assignment_name, student)).fetchall())
         rows.append({"student_id": student, "assignment": assignment_name, "total": round(total, 4),
                      "max_total": max_total, **{e: scores.get(e, "") for e in exercises}})

@@ -27,7 +27,8 @@ def tiny_assignment_notebook() -> nbformat.NotebookNode:
     "A two-exercise instructor notebook used by demos, tests and the benchmark."
     new_md, new_code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
     cells = [new_md("# Tiny assignment\n\n> Two exercises to demonstrate grading."),
-             new_code("import torch\nfrom transfer_course.exercises import Exercise\nfrom transfer_course import checks"),
+             new_code("import torch\nfrom transfer_course.exercises import Exercise\n"
+                      "from transfer_course import checks"),
              new_md("**Exercise 1.** Write `double(values)` that returns a tensor with every value doubled."),
              new_code("def double(values):\n    ### BEGIN SOLUTION\n    return values * 2\n    ### END SOLUTION"),
              new_code(_DOUBLE_TESTS),
