@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 import numpy as np
 from fastcore.basics import patch
@@ -19,6 +20,7 @@ from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 from .core import atomic_write
 from .data import image_files
 from .web import fetch_url, map_lazily, new_session, read_rows, write_rows
+if TYPE_CHECKING: import matplotlib.figure, pandas
 
 # %% auto #0
 __all__ = ['SAVE_FORMATS', 'STATUSES', 'MANIFEST_NAME', 'extract_image_urls', 'read_url_list', 'ImageRejected', 'VerifiedImage',
@@ -78,7 +80,10 @@ def read_url_list(
 # %% ../nbs/02_scrape.ipynb #s023
 class ImageRejected(ValueError):
     "Downloaded bytes that are not a usable image; `reason` is the manifest's short name for why."
-    def __init__(self, reason: str, detail: str = ""):
+    def __init__(self,
+        reason: str, # For the manifest, e.g. 'truncated'
+        detail: str = "", # For people: what was wrong
+    ):
         super().__init__(f"{reason}: {detail}" if detail else reason); self.reason = reason
 
 SAVE_FORMATS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}
@@ -163,7 +168,10 @@ def _bits_to_int(bits: np.ndarray) -> int:
     "Pack a boolean array into an integer, first element as the highest bit."
     return int("".join("1" if bit else "0" for bit in bits.flatten()), 2)
 
-def hamming(a: int, b: int) -> int:
+def hamming(
+    a: int, # A hash
+    b: int, # Another hash of the same size
+) -> int:
     "Number of bits in which two hashes differ."
     return (a ^ b).bit_count()
 
@@ -294,7 +302,9 @@ def __repr__(self: ScrapeReport) -> str: return self.summary()
 
 # %% ../nbs/02_scrape.ipynb #s072
 MANIFEST_NAME = "manifest.csv"
-def read_manifest(path: str | Path) -> list[ManifestRow]:
+def read_manifest(
+    path: str | Path, # A manifest file, DEST/manifest.csv
+) -> list[ManifestRow]:
     "The rows of a manifest (none when there is no file)."
     return read_rows(path, ManifestRow)
 
@@ -356,7 +366,7 @@ def show_images(
     titles: list[str] | None = None, # One title per image
     columns: int = 8, # Images per row
     size: float = 1.6, # Inches per image
-):
+) -> "matplotlib.figure.Figure":
     "A grid of images with titles; files that do not decode show as a grey tile."
     from matplotlib import pyplot
     rows = max(1, -(-len(paths) // columns))
@@ -433,7 +443,7 @@ def split_dataset(
     seed: int = 42, # Same seed, same split
     dest: str | Path | None = None, # Output folder; default: SOURCE_split next to `source`
     near_threshold: int = 8, # pHash distance at or below which images are kept in the same split
-):
+) -> "pandas.DataFrame":
     "Split class folders into dest/{train,valid,test}/CLASS, stratified, near-duplicates together."
     import pandas
     if not (0 <= valid_pct < 1 and 0 <= test_pct < 1 and valid_pct + test_pct < 1):
@@ -450,8 +460,10 @@ def split_dataset(
     _materialise(frame, source, dest)
     return frame
 
-# %% ../nbs/02_scrape.ipynb #s106
-def run_scrape(args: argparse.Namespace) -> int:
+# %% ../nbs/02_scrape.ipynb #s107
+def run_scrape(
+    args: argparse.Namespace, # The parsed `transfer-course scrape` command line
+) -> int:
     "`transfer-course scrape`: 0 if an image was saved, 1 if every URL failed, 2 if no URL list."
     if not Path(args.urls).is_file(): return _fail(f"URL list {args.urls} does not exist", 2)
     given = [name for name in ScrapeOptions.__dataclass_fields__ if name in args]
@@ -466,8 +478,10 @@ def _fail(message: str, status: int = 1) -> int:
     "Say what went wrong in one line on stderr; return the exit status."
     print(f"error: {message}", file=sys.stderr); return status
 
-# %% ../nbs/02_scrape.ipynb #s109
-def run_split(args: argparse.Namespace) -> int:
+# %% ../nbs/02_scrape.ipynb #s110
+def run_split(
+    args: argparse.Namespace, # The parsed `transfer-course split` command line
+) -> int:
     "`transfer-course split`: split class folders, print the images per class and split."
     frame = split_dataset(args.source, args.valid_pct, args.test_pct, args.seed, args.dest,
                           args.near_threshold)

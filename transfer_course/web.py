@@ -41,7 +41,9 @@ class Fetched:
     seconds: float # Wall time spent on this URL
     detail: str = "" # The error behind `reason`, e.g. 'certificate verify failed: ...'
     @property
-    def ok(self) -> bool: return self.data is not None
+    def ok(self) -> bool:
+        "Whether the download succeeded."
+        return self.data is not None
 
 # %% ../nbs/12_web.ipynb #w007
 _current = threading.local()

@@ -159,10 +159,14 @@ class MockWeb:
         self.photos, self.trickle_interval, self.hang_seconds = [Path(p) for p in photos], trickle_interval, hang_seconds
         self.tls, self.hits, self.stopping, self._lock = tls, Counter(), threading.Event(), threading.Lock()
         self._bomb, self.server = None, None
-    def count_hit(self, path: str):
+    def count_hit(self,
+        path: str, # The request's path, e.g. '/photo/1.jpg'
+    ) -> None:
         "Count one request for `path`."
         with self._lock: self.hits[path] += 1
-    def photo_bytes(self, index: int) -> bytes:
+    def photo_bytes(self,
+        index: int, # Which photo
+    ) -> bytes:
         "The bytes of `photos[index]`."
         return self.photos[index].read_bytes()
     def bomb_bytes(self) -> bytes:
@@ -181,7 +185,7 @@ def start(self: MockWeb) -> MockWeb:
     return self
 
 @patch
-def stop(self: MockWeb):
+def stop(self: MockWeb) -> None:
     "Stop serving; slow handlers notice `stopping` and return."
     self.stopping.set()
     if self.server is not None: self.server.shutdown(); self.server.server_close(); self.server = None
@@ -196,7 +200,9 @@ def base_url(self: MockWeb) -> str:
     "The web's root URL, e.g. http://127.0.0.1:40123."
     return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.server.server_address[1]}"
 @patch
-def url(self: MockWeb, path: str) -> str:
+def url(self: MockWeb,
+    path: str, # A path on the mock web, e.g. 'photo/0.jpg'
+) -> str:
     "The full URL of `path` on this web."
     return f"{self.base_url}/{path.lstrip('/')}"
 
@@ -286,15 +292,20 @@ class ForwardProxy:
     "An HTTP forward proxy on 127.0.0.1 that records (method, target) of every request; a context manager."
     def __init__(self):
         self.requests, self.stopping, self._lock, self.server = [], threading.Event(), threading.Lock(), None
-    def record(self, method: str, target: str):
+    def record(self,
+        method: str, # 'GET' or 'CONNECT'
+        target: str, # The absolute URL, or host:port for CONNECT
+    ) -> None:
         "Note one request."
         with self._lock: self.requests.append((method, target))
     def __enter__(self) -> ForwardProxy:
+        "Start serving on a free port of 127.0.0.1."
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _ProxyHandler)
         self.server.daemon_threads, self.server.proxy = True, self
         threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self
     def __exit__(self, *exc):
+        "Stop serving and close open tunnels."
         self.stopping.set(); self.server.shutdown(); self.server.server_close()
     @property
     def url(self) -> str:
