@@ -27,10 +27,11 @@ import numpy as np
 import torch
 
 from transfer_course.core import find_dataset, seed_everything
-from transfer_course.finetune import fastai_dataloaders, fastai_learner, fine_tune, train_from_folders
-from transfer_course.pretrained import get_record
-from transfer_course.train import (ImageData, compute_features, create_transfer_model, fit, fit_head_cached, freeze,
-                                   split_image_folders)
+from transfer_course.data import ImageData, ImageSplit, split_image_folders
+from transfer_course.finetune import fastai_dataloaders, fastai_learner, fine_tune
+from transfer_course.recipes import train_from_folders
+from transfer_course.records import get_record
+from transfer_course.train import compute_features, create_transfer_model, fit, fit_head_cached, freeze
 
 
 def timer():
@@ -161,8 +162,8 @@ def bench_recipes(folder, split, model, data, size, seed, extra_splits=0):
 def resplit_comparison(split, size, seed, n_splits):
     "Probe ensemble vs probes on `n_splits` stratified re-splits of the same photos (features computed once per photo)."
     from sklearn.model_selection import StratifiedShuffleSplit
-    from transfer_course.finetune import create_probe_ensemble, default_members, fit_linear_classifier, member_features
-    from transfer_course.train import ImageSplit
+    from transfer_course.recipes import (create_probe_ensemble, default_members, fit_linear_classifier,
+                                         member_features)
     everything = ImageSplit(split.classes, split.train + split.valid, split.valid[:1])
     ensemble = create_probe_ensemble(default_members("efficientnet_lite0", size), split.classes, device="cpu")
     views, labels = member_features(ensemble, ImageData(everything, ensemble.record, batch_size=32, seed=seed).train_loader(augment=False, shuffle=False))
