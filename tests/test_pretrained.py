@@ -8,8 +8,9 @@ import torchvision
 from PIL import Image
 
 from transfer_course.core import find_dataset
-from transfer_course.pretrained import (MODELS, WeightsError, build_architecture, get_record, load_pretrained, predict,
-                                        preprocess, torchvision_weights, verify_sha256_prefix, efficientnet_lite_weights_file)
+from transfer_course.pretrained import PredictionExplorer, predict, preprocess
+from transfer_course.records import (MODELS, WeightsError, build_architecture, get_record, load_pretrained,
+                                     torchvision_weights, verify_sha256_prefix, efficientnet_lite_weights_file)
 
 TORCHVISION_MODELS = [name for name, record in MODELS.items() if record.architecture.startswith("torchvision:")]
 LITE_MODELS = [name for name, record in MODELS.items() if record.architecture.startswith("timm:")]
@@ -135,9 +136,48 @@ def test_a_preprocessing_mistake_fails_the_accuracy_bar(lite0):
     from dataclasses import replace
     paths, truth = hymenoptera_val()
     paths, truth = paths[::3], truth[::3]
-    record = lite0.record
-    batch = torch.stack([preprocess(path, record).flip(0) for path in paths]).contiguous(memory_format=torch.channels_last)
-    with torch.inference_mode(): predicted = lite0(batch).argmax(-1).tolist()
-    top1 = sum(record.labels[i] == t for i, t in zip(predicted, truth))/len(paths)
+    wrong_record = replace(lite0.record, channel_order="BGR")  # the record's channel order, deliberately wrong
+    predicted = predict(paths, lite0, k=1, record=wrong_record)
+    top1 = sum(p[0]["label"] == t for p, t in zip(predicted, truth))/len(paths)
     print(f"BGR top-1 {top1:.1%}")
     assert top1 < 0.80
+
+
+def test_predict_reports_unreadable_images_in_order(tmp_path, photos, lite0):
+    "errors='report': one entry per image, in input order; good images are still predicted (the CLI's contract)."
+    fake, cut = tmp_path/"fake.jpg", tmp_path/"cut.jpg"
+    fake.write_text("<html><body>404 not found</body></html>")
+    cut.write_bytes(photos["rocket"].read_bytes()[:4000])
+    images = [photos["coffee"], fake, tmp_path/"missing.jpg", cut, tmp_path, photos["chelsea"].read_bytes()]
+    report = predict(images, lite0, k=2, batch_size=2, errors="report")
+    assert [entry["path"] for entry in report] == [str(photos["coffee"]), str(fake), str(tmp_path/"missing.jpg"), str(cut),
+                                                   str(tmp_path), "<bytes>"]
+    assert report[0]["top"][0]["label"] == "espresso" and len(report[0]["top"]) == 2
+    assert "not an image" in report[1]["error"] and "file not found" in report[2]["error"]
+    assert "truncated" in report[3]["error"] and "folder" in report[4]["error"]
+    assert report[5]["top"][0]["label"] in {"tabby", "tiger cat", "Egyptian cat"}
+    with pytest.raises(FileNotFoundError): predict([photos["coffee"], tmp_path/"missing.jpg"], lite0)
+    assert predict([fake], lite0, errors="report") == [{"path": str(fake), "error": report[1]["error"]}]
+    with pytest.raises(ValueError, match="raise or report"): predict([photos["coffee"]], lite0, errors="ignore")
+
+
+def test_predict_uses_a_models_own_class_names(photos, lite0):
+    "A fine-tuned model's class names (model.class_names) replace the ImageNet labels."
+    import copy
+    relabelled = copy.deepcopy(lite0)
+    relabelled.class_names = [f"class{i}" for i in range(1000)]
+    assert predict([photos["coffee"]], relabelled, k=1)[0][0]["label"] == "class967"
+
+
+def test_prediction_explorer_with_real_and_bad_bytes(photos, lite0):
+    "The widget's upload path on real photo bytes, then bad bytes: a message, no exception, and a good photo clears it."
+    explorer = PredictionExplorer(lite0, k=3)
+    top = explorer.show_bytes(photos["coffee"].read_bytes(), "coffee.png")
+    assert top[0]["label"] == "espresso" and len(top) == 3 and explorer.message.value == ""
+    assert explorer.show_bytes(b"\x89PNG\r\n not really", "broken.png") is None
+    assert "Could not read broken.png as an image" in explorer.message.value
+    assert explorer.last_predictions == top  # the failed upload did not replace the last good prediction
+    explorer._on_upload([{"name": "cat.jpg", "content": memoryview(photos["chelsea"].read_bytes())}])
+    assert explorer.message.value == "" and explorer.last_predictions[0]["label"] in {"tabby", "tiger cat", "Egyptian cat"}
+    explorer.picker.value = "rocket"  # the dropdown is wired to show_sample
+    assert explorer.last_predictions[0]["label"] in {"missile", "projectile", "space shuttle"}

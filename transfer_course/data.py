@@ -6,11 +6,11 @@ Docs: https://transfer-course.github.io/transfer_course/data.html.md"""
 
 # %% ../nbs/11_data.ipynb #d002
 from __future__ import annotations
-import io, random, warnings
+import io, random, sys, warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import torch
 import torchvision.transforms.functional as TF
@@ -21,8 +21,9 @@ from .core import load_settings
 from .records import ModelRecord
 
 # %% auto #0
-__all__ = ['IMAGE_EXTENSIONS', 'DataError', 'image_files', 'load_image', 'sample_images', 'class_folders', 'ImageSplit',
-           'split_image_folders', 'decode_images', 'DecodedImages', 'ImageData']
+__all__ = ['IMAGE_EXTENSIONS', 'DataError', 'image_files', 'load_image', 'sample_images', 'image_name', 'read_error_message',
+           'prefetch_batches', 'class_folders', 'ImageSplit', 'split_image_folders', 'decode_images', 'DecodedImages',
+           'ImageData']
 
 # %% ../nbs/11_data.ipynb #d005
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}) # what counts as an image
@@ -78,6 +79,46 @@ def sample_images() -> dict[str, Path]:
     if missing: raise FileNotFoundError(f"Sample photos missing from the installed packages: {missing}. "
                                         "Reinstall scikit-image, matplotlib and scikit-learn.")
     return photos
+
+# %% ../nbs/11_data.ipynb #d013b
+def image_name(
+    source: str | Path | bytes | Image.Image, # An image as `load_image` accepts it
+) -> str:
+    "How results name an image: its path, or what kind of object it was (e.g. `<bytes>`)."
+    return str(source) if isinstance(source, (str, Path)) else f"<{type(source).__name__}>"
+
+def read_error_message(
+    source: str | Path | bytes | Image.Image, # What was being read
+    error: Exception, # What reading it raised
+) -> str:
+    "A one-line, actionable description of why `source` could not be read as an image."
+    name = image_name(source)
+    if isinstance(error, FileNotFoundError): return f"file not found: {name}"
+    if isinstance(error, IsADirectoryError): return f"is a folder, not an image: {name}"
+    if isinstance(error, UnidentifiedImageError): return f"not an image file (cannot identify its format): {name}"
+    return f"cannot decode image (truncated or corrupt?): {name}: {error}"
+
+# %% ../nbs/11_data.ipynb #d013e
+def prefetch_batches(
+    items: Sequence, # What to prepare, e.g. image paths
+    prepare: Callable, # item -> prepared value (e.g. a tensor); may raise
+    batch_size: int, # Items per batch
+    workers: int = 2, # Preparing threads
+    progress: bool = False, # Show a progress bar on stderr
+) -> Iterator[list[tuple]]:
+    "Batches of (item, value, None) or (item, None, error), in order; the next batch is prepared meanwhile."
+    from tqdm.auto import tqdm
+    def attempt(item):
+        try: return prepare(item), None
+        except Exception as error: return None, error
+    chunks = [items[start:start + batch_size] for start in range(0, len(items), batch_size)]
+    with ThreadPoolExecutor(workers) as pool, tqdm(total=len(items), disable=not progress, file=sys.stderr) as bar:
+        submit = lambda index: [(item, pool.submit(attempt, item)) for item in chunks[index]] if index < len(chunks) else []
+        ahead = submit(0)
+        for index in range(len(chunks)):
+            current, ahead = ahead, submit(index + 1)
+            yield [(item, *future.result()) for item, future in current]
+            bar.update(len(current))
 
 # %% ../nbs/11_data.ipynb #d015
 def class_folders(

@@ -283,8 +283,7 @@ def load_pretrained(
         state_dict = rename_efficientnet_lite_keys(torch.load(weights_file, map_location="cpu", weights_only=True), model)
     else: state_dict = _torchvision_state_dict(record, settings.model_dir, settings.offline)
     model.load_state_dict(state_dict, strict=True)
-    device = torch.device(device) if device is not None else choose_device()
-    model = model.to(device).eval()
-    if device.type == "cpu": model = model.to(memory_format=torch.channels_last)
+    from transfer_course.engine import prepare_model  # the one device and memory-layout rule (imported when loading)
+    model = prepare_model(model, device if device is not None else choose_device()).eval()
     model.record = record
     return model
