@@ -6,77 +6,79 @@ Docs: https://transfer-course.github.io/transfer_course/pitfalls.html.md"""
 
 # %% ../nbs/07_pitfalls.ipynb #c002
 from __future__ import annotations
-from dataclasses import dataclass
+import copy, time
+from collections import OrderedDict
 from pathlib import Path
-from typing import Callable
-
-import numpy as np
-import torch
-import torch.nn.functional as F
+from typing import Callable, Iterable
+import numpy as np, pandas as pd, torch, torch.nn as nn, torch.nn.functional as F
 import torchvision.transforms.functional as TF
-from PIL import Image
-from torch import nn
-
-from .core import load_settings, seed_everything
-from .pretrained import IMAGE_EXTENSIONS, ModelRecord, classify, load_image, load_pretrained, predict, preprocess
+import matplotlib.pyplot as plt
+from .core import seed_everything
+from .data import image_files, load_image
+from .engine import infer, model_device, to_device, train_step
+from .metrics import accuracy, top_k_accuracy
+from .pretrained import predict
+from .records import ModelRecord, imagenet_labels, load_pretrained, normalize
 
 # %% auto #0
 __all__ = ['IMAGENET_TORCHVISION_STATS', 'CAFFE_BGR_MEAN', 'PREPROCESSING_VARIANTS', 'BN_POLICIES', 'imagenet_synsets',
-           'labelled_images', 'synset_view', 'preprocessing_table', 'plot_preprocessing_table', 'batchnorm_layers',
+           'synset_view', 'labelled_images', 'preprocessing_table', 'plot_preprocessing_table', 'batchnorm_layers',
            'batchnorm_statistics', 'moved_batchnorm_layers', 'freeze_bn', 'train_head_with_bn_policy',
            'accuracy_in_bn_mode', 'bn_freeze_report']
 
 # %% ../nbs/07_pitfalls.ipynb #c006
-IMAGENET_TORCHVISION_STATS = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
-CAFFE_BGR_MEAN = (103.939, 116.779, 123.68) # VGG/ResNet Caffe weights: BGR, 0-255, mean subtracted, no std
-
-def _resize_crop(image: Image.Image, record: ModelRecord, interpolation: str | None = None) -> Image.Image:
+def _resize_crop(image, record: ModelRecord, interpolation: str | None = None):
     "The correct geometry: shorter side to resize_size, centre crop input_size."
     mode = TF.InterpolationMode(interpolation or record.interpolation)
-    return TF.center_crop(TF.resize(image, record.resize_size, interpolation=mode), record.input_size)
+    resized = TF.resize(image, record.resize_size, interpolation=mode)
+    return TF.center_crop(resized, record.input_size)
 
-def _to_unit_tensor(image: Image.Image) -> torch.Tensor:
+def _to_unit_tensor(image) -> torch.Tensor:
     "HWC uint8 -> CHW float in [0, 1], the right way (permute)."
     return torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1).float()/255
 
-def _normalise(tensor: torch.Tensor, mean, std) -> torch.Tensor:
-    "Subtract the per-channel mean and divide by the std."
-    return (tensor - torch.tensor(mean)[:, None, None])/torch.tensor(std)[:, None, None]
+def _pixels(image, record): return _to_unit_tensor(_resize_crop(image, record))
+def _correct(image, record): return normalize(_pixels(image, record), record)
 
 # %% ../nbs/07_pitfalls.ipynb #c007
-def _correct(image, record): return _normalise(_to_unit_tensor(_resize_crop(image, record)), record.mean, record.std)
+IMAGENET_TORCHVISION_STATS = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+CAFFE_BGR_MEAN = (103.939, 116.779, 123.68) # Caffe weights: BGR, 0-255, mean subtracted, no std
 
 def _other_stats(image, record):
-    "The other family's statistics: ImageNet mean/std for a (0.5, 0.5, 0.5) model, and vice versa."
-    mean, std = ((0.5,)*3, (0.5,)*3) if tuple(record.mean) != (0.5, 0.5, 0.5) else IMAGENET_TORCHVISION_STATS
-    return _normalise(_to_unit_tensor(_resize_crop(image, record)), mean, std)
+    "The other family's statistics: ImageNet's for a (0.5, 0.5, 0.5) model, and vice versa."
+    halves = ((0.5,)*3, (0.5,)*3)
+    mean, std = IMAGENET_TORCHVISION_STATS if tuple(record.mean) == halves[0] else halves
+    return TF.normalize(_pixels(image, record), mean, std)
 
-def _no_normalisation(image, record): return _to_unit_tensor(_resize_crop(image, record))
+def _no_normalisation(image, record): return _pixels(image, record)
 
-def _bgr(image, record): return _normalise(_to_unit_tensor(_resize_crop(image, record)).flip(0), record.mean, record.std)
-
-def _caffe(image, record): return _to_unit_tensor(_resize_crop(image, record)).flip(0)*255 - torch.tensor(CAFFE_BGR_MEAN)[:, None, None]
-
-def _pixels_0_255(image, record): return _normalise(_to_unit_tensor(_resize_crop(image, record))*255, record.mean, record.std)
+# %% ../nbs/07_pitfalls.ipynb #c007a
+def _bgr(image, record): return normalize(_pixels(image, record).flip(0), record)
+def _pixels_0_255(image, record): return normalize(_pixels(image, record)*255, record)
+def _caffe(image, record):
+    "BGR, 0-255, Caffe's mean subtracted, no std."
+    return TF.normalize(_pixels(image, record).flip(0)*255, CAFFE_BGR_MEAN, (1.0,)*3)
 
 # %% ../nbs/07_pitfalls.ipynb #c008
 def _squash(image, record):
     "Resize straight to a square: the aspect ratio is lost, nothing is cropped."
-    mode = TF.InterpolationMode(record.interpolation)
-    return _normalise(_to_unit_tensor(TF.resize(image, [record.input_size]*2, interpolation=mode)), record.mean, record.std)
+    square = TF.resize(image, [record.input_size]*2, TF.InterpolationMode(record.interpolation))
+    return normalize(_to_unit_tensor(square), record)
 
-def _nearest(image, record): return _normalise(_to_unit_tensor(_resize_crop(image, record, "nearest")), record.mean, record.std)
+def _nearest(image, record):
+    return normalize(_to_unit_tensor(_resize_crop(image, record, "nearest")), record)
 
 def _no_antialias(image, record):
-    "Resize a tensor without antialiasing (what cv2.resize or old tensor pipelines do when shrinking)."
-    tensor = _to_unit_tensor(image)
-    tensor = TF.resize(tensor, record.resize_size, interpolation=TF.InterpolationMode(record.interpolation), antialias=False)
-    return _normalise(TF.center_crop(tensor, record.input_size).clamp(0, 1), record.mean, record.std)
+    "Shrink a tensor without antialiasing, then crop."
+    mode = TF.InterpolationMode(record.interpolation)
+    tensor = TF.resize(_to_unit_tensor(image), record.resize_size, mode, antialias=False)
+    return normalize(TF.center_crop(tensor, record.input_size).clamp(0, 1), record)
 
+# %% ../nbs/07_pitfalls.ipynb #c008r
 def _reshape(image, record):
-    "HWC -> CHW with reshape: the numbers are reinterpreted, not moved. Same shape, scrambled picture."
+    "HWC -> CHW by reshape: numbers reinterpreted, not moved. Same shape, scrambled picture."
     array = np.asarray(_resize_crop(image, record)).copy()
-    return _normalise(torch.from_numpy(array).reshape(3, *array.shape[:2]).float()/255, record.mean, record.std)
+    return normalize(torch.from_numpy(array).reshape(3, *array.shape[:2]).float()/255, record)
 
 # %% ../nbs/07_pitfalls.ipynb #c009
 PREPROCESSING_VARIANTS: dict[str, tuple[str, Callable]] = {
@@ -92,27 +94,11 @@ PREPROCESSING_VARIANTS: dict[str, tuple[str, Callable]] = {
     "reshape": ("HWC to CHW with reshape instead of permute", _reshape),
 }
 
-# %% ../nbs/07_pitfalls.ipynb #c015
+# %% ../nbs/07_pitfalls.ipynb #c015a
 def imagenet_synsets() -> list[str]:
     "The 1000 ImageNet-1k WordNet ids, in class-index order (= sorted order)."
     import timm.data
     return list(timm.data.ImageNetInfo().label_names())
-
-def labelled_images(
-    image_dir: str | Path, # Synset class folders (n01440764/...), or any folder of images
-    model: nn.Module | None = None, # Needed only for unlabelled folders: its correct top-1 becomes the label
-    limit: int | None = None, # Use at most this many images (evenly spread, deterministic)
-) -> tuple[list[Path], list[int], str]:
-    "Image paths, their ImageNet class indices, and where the labels came from."
-    image_dir, synsets = Path(image_dir), imagenet_synsets()
-    index_of = {synset: index for index, synset in enumerate(synsets)}
-    paths = sorted(p for p in image_dir.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
-    if not paths: raise FileNotFoundError(f"No images under {image_dir}.")
-    if limit and len(paths) > limit: paths = [paths[i] for i in np.linspace(0, len(paths) - 1, limit).round().astype(int)]
-    if all(p.parent.name in index_of for p in paths): return paths, [index_of[p.parent.name] for p in paths], "synset folders"
-    if model is None: raise ValueError(f"{image_dir} is not laid out as ImageNet synset folders; pass a model to label it by its own predictions.")
-    labels = [top[0]["index"] for top in predict(paths, model, k=1)]
-    return paths, labels, "the correct pipeline's own predictions (agreement, not accuracy)"
 
 # %% ../nbs/07_pitfalls.ipynb #c016
 def synset_view(
@@ -120,70 +106,96 @@ def synset_view(
     destination: str | Path, # Where to create synset-named folders of symbolic links
 ) -> Path:
     "Lay real photos out as ImageNet synset folders, with symlinks instead of copies."
-    synsets = imagenet_synsets()
-    from transfer_course.pretrained import imagenet_labels
-    names = {name: synsets[index] for index, name in enumerate(imagenet_labels())}
-    destination = Path(destination)
+    synsets, destination = imagenet_synsets(), Path(destination)
+    synset_of = {**dict(zip(imagenet_labels(), synsets)), **dict(zip(synsets, synsets))}
     for name, folder in class_folders.items():
-        synset = name if name in synsets else names.get(name)
-        if synset is None: raise KeyError(f"{name!r} is neither an ImageNet class name nor a synset id.")
-        (destination/synset).mkdir(parents=True, exist_ok=True)
-        for photo_path in sorted(Path(folder).iterdir()):
-            link = destination/synset/photo_path.name
+        if name not in synset_of: raise KeyError(f"{name!r}: not an ImageNet class name or synset.")
+        (destination/synset_of[name]).mkdir(parents=True, exist_ok=True)
+        for photo_path in image_files(folder, recursive=False):
+            link = destination/synset_of[name]/photo_path.name
             if not link.exists(): link.symlink_to(photo_path.resolve())
     return destination
 
+# %% ../nbs/07_pitfalls.ipynb #c017s
+def _spread(items: list, limit: int | None) -> list:
+    "At most `limit` of `items`, evenly spread from first to last (deterministic)."
+    keep = np.linspace(0, len(items) - 1, min(limit or len(items), len(items))).round().astype(int)
+    return [items[i] for i in keep]
+
+# %% ../nbs/07_pitfalls.ipynb #c017a
+def labelled_images(
+    image_dir: str | Path, # Synset class folders (n01440764/...), or any folder of images
+    model: nn.Module | None = None, # Only for unlabelled folders: its top-1 becomes the label
+    limit: int | None = None, # Use at most this many images (evenly spread, deterministic)
+) -> tuple[list[Path], list[int], str]:
+    "Image paths, their ImageNet class indices, and where the labels came from."
+    paths = image_files(image_dir) if Path(image_dir).is_dir() else []
+    paths, synsets = _spread(paths, limit), imagenet_synsets()
+    if not paths: raise FileNotFoundError(f"No images under {image_dir}.")
+    if all(p.parent.name in synsets for p in paths):
+        return paths, [synsets.index(p.parent.name) for p in paths], "synset folders"
+    if model is None: raise ValueError(f"{image_dir} is not laid out as ImageNet synset folders: "
+                                       "pass a model to label its images by its own predictions.")
+    labels = [top[0]["index"] for top in predict(paths, model, k=1)]
+    return paths, labels, "the correct pipeline's own predictions (agreement, not accuracy)"
+
+# %% ../nbs/07_pitfalls.ipynb #c019a
+def _top1_top5(variant: Callable, images: list, targets: torch.Tensor, model: nn.Module,
+               batch_size: int = 32) -> tuple[float, float]:
+    "Top-1 and top-5 accuracy (%) of `model` on `images` prepared by `variant`."
+    batches = (torch.stack([variant(image, model.record) for image in images[i:i + batch_size]])
+               for i in range(0, len(images), batch_size))
+    scores = infer(model, batches)
+    return 100*accuracy(scores, targets), 100*top_k_accuracy(scores, targets, k=5)
+
 # %% ../nbs/07_pitfalls.ipynb #c019
 def preprocessing_table(
-    model_name: str, # A key of `pretrained.MODELS`
-    image_dir: str | Path, # Synset class folders, or any folder of images (then labels = correct predictions)
-    variants: dict[str, tuple[str, Callable]] | None = None, # Default: all of `PREPROCESSING_VARIANTS`
+    model_name: str, # A key of `records.MODELS`
+    image_dir: str | Path, # Synset class folders or any folder of images (see `labelled_images`)
+    variants: dict[str, tuple[str, Callable]] | None = None, # Default: `PREPROCESSING_VARIANTS`
     limit: int | None = None, # At most this many images
     batch_size: int = 32, # Images per forward pass
-    model: nn.Module | None = None, # An already loaded model for `model_name` (saves loading it again)
-):
-    "One row per variant: variant, description, top1, top5, delta_top1 (percentage points vs correct)."
-    import pandas as pd
-    from tqdm.auto import tqdm
+    model: nn.Module | None = None, # The model for `model_name`, if already loaded
+) -> pd.DataFrame:
+    "One row per variant: variant, description, top1, top5, delta_top1 (points vs correct)."
     model = model or load_pretrained(model_name)
-    variants = variants or PREPROCESSING_VARIANTS
     paths, targets, label_source = labelled_images(image_dir, model=model, limit=limit)
-    images, targets = [load_image(p) for p in paths], torch.tensor(targets)
-    rows = []
-    for name, (description, variant) in tqdm(variants.items(), desc="variants", leave=False):
-        top5_indices = []
-        for start in range(0, len(images), batch_size):
-            batch = torch.stack([variant(image, model.record) for image in images[start:start + batch_size]])
-            top5_indices += [[guess["index"] for guess in top] for top in classify(batch, model, model.record.labels, k=5)]
-        top5_indices = torch.tensor(top5_indices)
-        rows.append({"variant": name, "description": description, "top1": 100*(top5_indices[:, 0] == targets).float().mean().item(),
-                     "top5": 100*(top5_indices == targets[:, None]).any(1).float().mean().item()})
-    table = pd.DataFrame(rows)
-    correct_top1 = table.loc[table.variant == "correct", "top1"]
-    table["delta_top1"] = table.top1 - (correct_top1.iloc[0] if len(correct_top1) else np.nan)
+    images, targets = [load_image(path) for path in paths], torch.tensor(targets)
+    rows = [(name, description, *_top1_top5(variant, images, targets, model, batch_size))
+            for name, (description, variant) in (variants or PREPROCESSING_VARIANTS).items()]
+    table = pd.DataFrame(rows, columns=["variant", "description", "top1", "top5"])
+    table["delta_top1"] = table.top1 - table.top1[table.variant == "correct"].max()
     table.attrs.update(label_source=label_source, images=len(paths), model=model_name)
     return table
 
 # %% ../nbs/07_pitfalls.ipynb #c023
-def plot_preprocessing_table(table, title: str | None = None):
+def plot_preprocessing_table(
+    table: pd.DataFrame, # A `preprocessing_table`
+    title: str | None = None, # Default: the model and the number of photos
+) -> plt.Figure:
     "Horizontal bars of top-1 per variant, the correct pipeline highlighted; returns the figure."
-    import matplotlib.pyplot as plt
     ordered = table.sort_values("top1")
+    fig, axis = plt.subplots(figsize=(7, 0.35*len(ordered) + 1), layout="constrained")
     colours = ["#0072B2" if name == "correct" else "#E69F00" for name in ordered.variant]
-    fig, axis = plt.subplots(figsize=(7, 0.35*len(ordered) + 1))
-    axis.barh(ordered.variant, ordered.top1, color=colours)
-    for y, value in enumerate(ordered.top1): axis.text(value + 1, y, f"{value:.0f}%", va="center", fontsize=8)
+    bars = axis.barh(ordered.variant, ordered.top1, color=colours)
+    axis.bar_label(bars, fmt="%.0f%%", padding=3, fontsize=8)
     axis.set_xlim(0, 105); axis.set_xlabel("top-1 accuracy (%)")
-    axis.set_title(title or f"{table.attrs.get('model', '')}: one preprocessing change at a time ({table.attrs.get('images', '?')} photos)")
-    fig.tight_layout()
+    model, images = table.attrs.get("model", ""), table.attrs.get("images", "?")
+    axis.set_title(title or f"{model}: one preprocessing change at a time ({images} photos)")
     return fig
 
 # %% ../nbs/07_pitfalls.ipynb #c027
-def batchnorm_layers(model: nn.Module) -> dict[str, nn.modules.batchnorm._BatchNorm]:
-    "Every BatchNorm layer of `model`, by dotted name."
-    return {name: module for name, module in model.named_modules() if isinstance(module, nn.modules.batchnorm._BatchNorm)}
+_BATCHNORM = nn.modules.batchnorm._BatchNorm # BatchNorm1d/2d/3d and SyncBatchNorm
 
-def batchnorm_statistics(model: nn.Module) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+def batchnorm_layers(
+    model: nn.Module, # Any model
+) -> dict[str, nn.modules.batchnorm._BatchNorm]:
+    "Every BatchNorm layer of `model`, by dotted name."
+    return {name: layer for name, layer in model.named_modules() if isinstance(layer, _BATCHNORM)}
+
+def batchnorm_statistics(
+    model: nn.Module, # Any model
+) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     "A copy of each BN layer's running mean and variance, to compare later."
     return {name: (bn.running_mean.detach().clone(), bn.running_var.detach().clone())
             for name, bn in batchnorm_layers(model).items() if bn.running_mean is not None}
@@ -191,26 +203,26 @@ def batchnorm_statistics(model: nn.Module) -> dict[str, tuple[torch.Tensor, torc
 # %% ../nbs/07_pitfalls.ipynb #c028
 def moved_batchnorm_layers(
     model: nn.Module, # The model now
-    before: dict[str, tuple[torch.Tensor, torch.Tensor]], # `batchnorm_statistics(model)` taken earlier
+    before: dict[str, tuple[torch.Tensor, torch.Tensor]], # `batchnorm_statistics` taken earlier
     tolerance: float = 0.0, # Changes up to this size (max abs) do not count
 ) -> dict[str, float]:
     "BN layers whose running statistics changed since `before`: name -> largest absolute change."
     moved = {}
     for name, (mean, variance) in batchnorm_statistics(model).items():
         old_mean, old_variance = before[name]
-        change = max((mean - old_mean).abs().max().item(), (variance - old_variance).abs().max().item())
+        change = max((mean - old_mean).abs().max(), (variance - old_variance).abs().max()).item()
         if change > tolerance: moved[name] = change
     return moved
 
 # %% ../nbs/07_pitfalls.ipynb #c034
 BN_POLICIES = ("frozen", "train", "naive")
-
 def freeze_bn(
     model: nn.Module, # The model (or body) whose BatchNorm layers to set
     policy: str = "frozen", # "frozen", "train" or "naive" (see above)
 ) -> list[str]:
-    "Apply a BatchNorm policy; call it after every `model.train()`. Returns the names of the BN layers it set."
-    if policy not in BN_POLICIES: raise ValueError(f"Unknown BN policy {policy!r}: use one of {', '.join(BN_POLICIES)}.")
+    "Apply a BatchNorm policy; call it after every `model.train()`. Returns the BN layers it set."
+    if policy not in BN_POLICIES:
+        raise ValueError(f"Unknown BN policy {policy!r}: use one of {', '.join(BN_POLICIES)}.")
     layers = batchnorm_layers(model)
     for bn in layers.values():
         if policy == "frozen": bn.eval()
@@ -220,69 +232,58 @@ def freeze_bn(
 
 # %% ../nbs/07_pitfalls.ipynb #c037
 def train_head_with_bn_policy(
-    model: nn.Module, # A `train.TransferModel` (body + head); trained in place
-    train_loader, # Training batches (images, labels)
-    policy: str, # "frozen", "train", "naive" or "keras-1" (batch statistics, running statistics fixed)
+    model: nn.Module, # A `train.TransferModel` (body + head); trained in place, on its device
+    train_loader: Iterable, # Training batches (images, labels), on any device
+    policy: str, # "frozen", "train", "naive" or "keras-1" (batch statistics, fixed running ones)
     epochs: int = 3, # Passes over the training data
     lr: float = 2e-3, # AdamW learning rate
-    seed: int = 42, # Seed for the head's initialisation-independent randomness (batch order lives in the loader)
+    seed: int = 42, # Seed of the training's randomness (the batch order lives in the loader)
 ) -> dict:
-    "Train the head with the body's BatchNorm under `policy`; return the last epoch's training accuracy and the time."
-    import time
+    "Train the head with the body's BN under `policy`: last epoch's training accuracy, seconds."
     seed_everything(seed, deterministic=False)
-    bn_policy = "naive" if policy == "keras-1" else policy
-    for parameter in model.body.parameters(): parameter.requires_grad_(False)
-    for bn in batchnorm_layers(model.body).values(): bn.momentum = 0.0 if policy == "keras-1" else 0.1
+    bn_policy, momentum = ("naive", 0.0) if policy == "keras-1" else (policy, 0.1)
+    model.body.requires_grad_(False)
+    for bn in batchnorm_layers(model.body).values(): bn.momentum = momentum
     model.train(); freeze_bn(model.body, bn_policy)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
     started = time.perf_counter()
     for epoch in range(epochs):
         model.train(); freeze_bn(model.body, bn_policy)  # .train() would undo the policy otherwise
-        correct = seen = 0
-        for images, labels in train_loader:
-            logits = model(images.contiguous(memory_format=torch.channels_last))
-            loss = F.cross_entropy(logits, labels)
-            optimizer.zero_grad(); loss.backward(); optimizer.step()
-            correct += (logits.argmax(1) == labels).sum().item(); seen += len(labels)
+        steps = [(train_step(model, images, labels, F.cross_entropy, optimizer)[1].cpu(), labels)
+                 for images, labels in train_loader]
     model.eval()
-    return {"policy": policy, "train accuracy (as reported while training)": correct/seen, "seconds": time.perf_counter() - started}
+    reported = accuracy(*map(torch.cat, zip(*steps)))
+    return {"policy": policy, "train accuracy (as reported while training)": reported,
+            "seconds": time.perf_counter() - started}
 
 # %% ../nbs/07_pitfalls.ipynb #c039
 def accuracy_in_bn_mode(
     model: nn.Module, # A trained model
-    loader, # Batches (images, labels)
+    loader: Iterable, # Batches (images, labels)
     batch_statistics: bool, # True: BN layers normalise with each batch's statistics (training mode)
 ) -> float:
-    "Accuracy over `loader` with BatchNorm in evaluation mode, or with batch statistics (on a copy: `model` is untouched)."
-    import copy
-    subject = copy.deepcopy(model).eval()
-    if batch_statistics:
-        for bn in batchnorm_layers(subject).values(): bn.train()
-    correct = total = 0
-    with torch.no_grad():
+    "Accuracy over `loader` with BN in eval mode, or with batch statistics (on a copy of `model`)."
+    if not batch_statistics: return accuracy(*infer(model, loader))
+    subject, scores, targets = copy.deepcopy(model).eval(), [], []
+    for bn in batchnorm_layers(subject).values(): bn.train()
+    with torch.no_grad():  # not engine.infer: it always switches to eval mode
         for images, labels in loader:
-            correct += (subject(images.contiguous(memory_format=torch.channels_last)).argmax(1) == labels).sum().item(); total += len(labels)
-    return correct/total
+            scores.append(subject(to_device(images, model_device(subject))).float().cpu())
+            targets.append(labels)
+    return accuracy(torch.cat(scores), torch.cat(targets))
 
 # %% ../nbs/07_pitfalls.ipynb #c050
-class _TinyTransferModel(nn.Module):
-    "A small body (conv, BatchNorm) + head (linear) network with the same `body`/`head` names as the course's models."
-    def __init__(self):
-        super().__init__()
-        self.body = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU(), nn.Conv2d(8, 8, 3), nn.BatchNorm2d(8), nn.ReLU(),
-                                  nn.AdaptiveAvgPool2d(1), nn.Flatten())
-        self.head = nn.Linear(8, 3)
-    def forward(self, images): return self.head(self.body(images))
-
 def bn_freeze_report(
     freeze_function: Callable, # Called as `freeze_function(model)` on a model in training mode
     seed: int = 0, # Seed of the network and the batch
 ) -> dict:
-    "Plain data about what `freeze_function` left: trainable parameters, BN modes, BN statistics before/after a forward pass."
+    "Plain data on what `freeze_function` left: trainable parameters, BN modes and statistics."
     from transfer_course.checks import batchnorm_summary, trainable_summary
-    torch.manual_seed(seed)
-    model = _TinyTransferModel().train()
+    torch.manual_seed(seed)  # a small body (conv, BN) + head, named like the course's models
+    body = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU(), nn.Conv2d(8, 8, 3),
+                         nn.BatchNorm2d(8), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    model = nn.Sequential(OrderedDict(body=body, head=nn.Linear(8, 3))).train()
     freeze_function(model)
     before = batchnorm_summary(model)
     with torch.no_grad(): model(torch.randn(6, 3, 16, 16)*2 + 0.5)
-    return {"trainable": trainable_summary(model), "before": before, "after": batchnorm_summary(model)}
+    return dict(trainable=trainable_summary(model), before=before, after=batchnorm_summary(model))
