@@ -30,7 +30,7 @@ __all__ = ['HEADS', 'BATCHNORM_TYPES', 'POOLING_TYPES', 'cut_body', 'AdaptiveCon
            'parameter_groups', 'fit', 'cacheable_prefix_length', 'feature_extractor', 'trainable_head',
            'compute_features', 'fit_head_cached']
 
-# %% ../nbs/04_head.ipynb #h012
+# %% ../nbs/04_head.ipynb #h013
 def cut_body(
     model: nn.Module, # A pretrained network with a `.record` (from `load_pretrained`)
     record: ModelRecord | None = None, # Where to cut; default: `model.record`
@@ -42,7 +42,7 @@ def cut_body(
                                  f"model does not have (its children: {list(children)}).")
     return nn.Sequential(OrderedDict((name, children[name]) for name in record.body))
 
-# %% ../nbs/04_head.ipynb #h015
+# %% ../nbs/04_head.ipynb #h016
 class AdaptiveConcatPool2d(nn.Module):
     "Max- and average-pool each channel to 1×1 and concatenate them (fastai's pooling)."
     def __init__(self):
@@ -51,7 +51,7 @@ class AdaptiveConcatPool2d(nn.Module):
     def forward(self, maps: torch.Tensor) -> torch.Tensor:
         return torch.cat([self.max_pool(maps), self.avg_pool(maps)], dim=1)
 
-# %% ../nbs/04_head.ipynb #h018
+# %% ../nbs/04_head.ipynb #h019
 def create_head(
     n_features: int, # Channels of the body's output
     n_classes: int, # Number of classes to predict
@@ -69,7 +69,7 @@ def create_head(
     for linear in (head.fc1, head.fc2): nn.init.kaiming_normal_(linear.weight)
     return head
 
-# %% ../nbs/04_head.ipynb #h021
+# %% ../nbs/04_head.ipynb #h022
 def linear_head(
     n_features: int, # Channels of the body's output
     n_classes: int, # Number of classes to predict
@@ -79,7 +79,7 @@ def linear_head(
     return nn.Sequential(OrderedDict(pool=nn.AdaptiveAvgPool2d(1), flatten=nn.Flatten(),
                                      drop=nn.Dropout(dropout), fc=nn.Linear(n_features, n_classes)))
 
-# %% ../nbs/04_head.ipynb #h023
+# %% ../nbs/04_head.ipynb #h024
 def mlp_head(
     n_features: int, # Channels of the body's output
     n_classes: int, # Number of classes to predict
@@ -93,7 +93,7 @@ def mlp_head(
 
 HEADS = {"fastai": create_head, "linear": linear_head, "mlp": mlp_head}
 
-# %% ../nbs/04_head.ipynb #h027
+# %% ../nbs/04_head.ipynb #h028
 class TransferModel(nn.Module):
     "A pretrained body with a new head, `head(body(images))`; knows its record, head, class names."
     def __init__(self,
@@ -109,7 +109,7 @@ class TransferModel(nn.Module):
         self.head_config, self.class_names = dict(head_config), tuple(class_names)
         self.flip_tta = flip_tta
 
-# %% ../nbs/04_head.ipynb #h030
+# %% ../nbs/04_head.ipynb #h031
 @patch
 def forward(
     self: TransferModel,
@@ -121,7 +121,7 @@ def forward(
         outputs = (outputs + self.head(self.body(images.flip(-1))))/2
     return outputs
 
-# %% ../nbs/04_head.ipynb #h033
+# %% ../nbs/04_head.ipynb #h035
 def create_transfer_model(
     arch: str | ModelRecord, # A name in `records.MODELS`, or a record
     class_names: Sequence[str] | int, # The class names, or just how many classes
@@ -140,7 +140,7 @@ def create_transfer_model(
                           {"kind": head, **head_options}, names)
     return prepare_model(model, device).eval()
 
-# %% ../nbs/04_head.ipynb #h036
+# %% ../nbs/04_head.ipynb #h039
 BATCHNORM_TYPES = (nn.modules.batchnorm._BatchNorm,)
 
 def group_parameters(
@@ -156,7 +156,7 @@ def group_parameters(
         groups[current].append((name, parameter))
     return groups
 
-# %% ../nbs/04_head.ipynb #h038
+# %% ../nbs/04_head.ipynb #h041
 def layer_groups(
     model: TransferModel, # A model from `create_transfer_model`
 ) -> list[list[tuple[str, nn.Parameter]]]:
@@ -165,7 +165,7 @@ def layer_groups(
     body_groups = group_parameters(model.body.named_parameters(prefix="body"), prefixes)
     return body_groups + [list(model.head.named_parameters(prefix="head"))]
 
-# %% ../nbs/04_head.ipynb #h042
+# %% ../nbs/04_head.ipynb #h045
 def freeze_to(
     model: TransferModel, # A model from `create_transfer_model`
     n: int, # Freeze groups [0, n); negative counts from the end (-1: everything but the head)
@@ -181,7 +181,7 @@ def freeze_to(
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     return {"frozen_groups": n, "trainable": trainable, "total": total}
 
-# %% ../nbs/04_head.ipynb #h045
+# %% ../nbs/04_head.ipynb #h049
 def freeze(
     model: TransferModel, # A model from `create_transfer_model`
     train_bn: bool = False, # Keep the body's BatchNorm trainable (fastai's default is True)
@@ -195,7 +195,7 @@ def unfreeze(
     "Make every parameter trainable (`freeze_to(model, 0)`)."
     return freeze_to(model, 0)
 
-# %% ../nbs/04_head.ipynb #h048
+# %% ../nbs/04_head.ipynb #h052
 def train_mode(
     model: nn.Module, # Any model
 ) -> list[str]:
@@ -208,7 +208,7 @@ def train_mode(
             if parameters: module.eval(); frozen.append(name)
     return frozen
 
-# %% ../nbs/04_head.ipynb #h052
+# %% ../nbs/04_head.ipynb #h056
 def parameter_report(
     model: nn.Module, # Any model
     depth: int = 2, # Report modules this many names deep (body.blocks is depth 2)
@@ -226,7 +226,7 @@ def parameter_report(
             "learning": sum(any(p.requires_grad for p in m.parameters()) for m in bns)}
     return pd.DataFrame.from_dict(rows, orient="index")
 
-# %% ../nbs/04_head.ipynb #h060
+# %% ../nbs/04_head.ipynb #h064
 def default_loss(
     model: nn.Module, # The model to train
 ) -> nn.Module:
@@ -234,7 +234,7 @@ def default_loss(
     last = [m for m in model.modules() if not list(m.children())][-1]
     return nn.NLLLoss() if isinstance(last, nn.LogSoftmax) else nn.CrossEntropyLoss()
 
-# %% ../nbs/04_head.ipynb #h063
+# %% ../nbs/04_head.ipynb #h067
 def evaluate(
     model: nn.Module, # The model (any inputs its loader gives)
     loader: DataLoader, # Batches of (inputs, targets)
@@ -248,7 +248,7 @@ def evaluate(
     if k <= logits.shape[1]: figures[f"top{k}"] = top_k_accuracy(logits, targets, k)
     return {**figures, "per_class": per_class_accuracy(logits, targets).tolist()}
 
-# %% ../nbs/04_head.ipynb #h067
+# %% ../nbs/04_head.ipynb #h071
 def discriminative_lrs(
     lr: float | slice | Sequence[float], # One rate, slice(high), slice(low, high), or one per group
     n_groups: int, # Number of parameter groups
@@ -262,7 +262,7 @@ def discriminative_lrs(
     if len(lr) != n_groups: raise ValueError(f"{len(lr)} learning rates for {n_groups} groups.")
     return [float(rate) for rate in lr]
 
-# %% ../nbs/04_head.ipynb #h069
+# %% ../nbs/04_head.ipynb #h073
 def parameter_groups(
     model: nn.Module, # A `TransferModel` (groups from its record), or any module (one group)
     lr: float | slice | Sequence[float], # Learning rate(s), see `discriminative_lrs`
@@ -276,7 +276,7 @@ def parameter_groups(
     return [{"name": name, "params": [p for _, p in group], "lr": rate}
             for name, group, rate in zip(names, groups, rates)]
 
-# %% ../nbs/04_head.ipynb #h072
+# %% ../nbs/04_head.ipynb #h077
 def fit(
     model: nn.Module, # What to train: a TransferModel, or any module (e.g. a head on features)
     train_loader: DataLoader, # Training batches
@@ -301,14 +301,14 @@ def fit(
     steps = max(2, epochs*len(train_loader))
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, rates, total_steps=steps,
         pct_start=pct_start, div_factor=div_factor, final_div_factor=1e5)
-    scaler = grad_scaler(model_device(model))  # loss scaling for float16 on old GPUs; else None
+    scaler = grad_scaler(model_device(model))
     best = checkpoint if isinstance(checkpoint, BestCheckpoint) else BestCheckpoint(checkpoint,
                                                                                   exported=model)
     bar = tqdm(total=steps, disable=not progress, file=sys.stderr, leave=False)
     with preserved_modes(model), bar:
         for epoch in range(epochs):
             started, losses = time.perf_counter(), []
-            train_mode(model)  # frozen BatchNorm layers stay in eval mode
+            train_mode(model)
             for inputs, targets in train_loader:
                 loss, _ = train_step(model, inputs, targets, loss_fn, optimizer, scaler)
                 schedule.step(); losses.append(loss)
@@ -324,7 +324,7 @@ def fit(
     history.best_epoch = best.epoch
     return history
 
-# %% ../nbs/04_head.ipynb #h078
+# %% ../nbs/04_head.ipynb #h083
 POOLING_TYPES = (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, AdaptiveConcatPool2d, nn.Flatten)
 
 def cacheable_prefix_length(
@@ -335,7 +335,7 @@ def cacheable_prefix_length(
     while length < len(head) and isinstance(head[length], POOLING_TYPES): length += 1
     return length
 
-# %% ../nbs/04_head.ipynb #h080
+# %% ../nbs/04_head.ipynb #h085
 def feature_extractor(
     model: TransferModel, # A model from `create_transfer_model`
 ) -> nn.Sequential:
@@ -348,7 +348,7 @@ def trainable_head(
     "The rest of the head, after pooling: what trains on cached features (the model's own modules)."
     return model.head[cacheable_prefix_length(model.head):]
 
-# %% ../nbs/04_head.ipynb #h083
+# %% ../nbs/04_head.ipynb #h088
 def compute_features(
     model: TransferModel, # A model whose body is frozen
     loader: DataLoader, # Batches of (images, labels), without augmentation
@@ -358,7 +358,7 @@ def compute_features(
     features, labels = infer(feature_extractor(model), loader, progress)
     return TensorDataset(features, labels)
 
-# %% ../nbs/04_head.ipynb #h086
+# %% ../nbs/04_head.ipynb #h091
 def _check_cacheable(model: TransferModel) -> None:
     "Caching is only exact when nothing before the head's trainable part can change."
     trainable = [name for name, p in feature_extractor(model).named_parameters() if p.requires_grad]
@@ -382,7 +382,7 @@ def fit_head_cached(
     if getattr(train_loader.dataset, "augment", False): warnings.warn("train_loader augments: "
         "caching keeps one random crop per photo. Use a loader without augmentation.", stacklevel=2)
     started = time.perf_counter()
-    own = torch.Generator  # loaders with their own generator leave the global one to dropout
+    own = torch.Generator
     in_order = lambda loader: DataLoader(loader.dataset, loader.batch_size, generator=own())
     train_features, valid_features = features or [compute_features(model, in_order(each), progress)
                                                   for each in (train_loader, valid_loader)]
@@ -393,7 +393,7 @@ def fit_head_cached(
     valid_batches = DataLoader(valid_features, valid_loader.batch_size or 256, generator=own())
     best = BestCheckpoint(checkpoint, model) if checkpoint is not None else None
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # a small head gains nothing from more CPU threads; the handoffs cost
+    torch.set_num_threads(1)
     try: history = fit(trainable_head(model), shuffled, valid_batches, epochs, lr=lr,
                        checkpoint=best, progress=progress, **fit_options)
     finally: torch.set_num_threads(threads)
