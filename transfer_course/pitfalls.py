@@ -134,8 +134,7 @@ def labelled_images(
     if not paths: raise FileNotFoundError(f"No images under {image_dir}.")
     if all(p.parent.name in synsets for p in paths):
         return paths, [synsets.index(p.parent.name) for p in paths], "synset folders"
-    if model is None: raise ValueError(f"{image_dir} is not laid out as ImageNet synset folders: "
-                                       "pass a model to label its images by its own predictions.")
+    if model is None: raise ValueError(f"{image_dir}: no synset folders; pass a model to label it.")
     labels = [top[0]["index"] for top in predict(paths, model, k=1)]
     return paths, labels, "the correct pipeline's own predictions (agreement, not accuracy)"
 
@@ -170,7 +169,7 @@ def preprocessing_table(
 
 # %% ../nbs/07_pitfalls.ipynb #c023
 def plot_preprocessing_table(
-    table: pd.DataFrame, # A `preprocessing_table`
+    table: pd.DataFrame, # Made by `preprocessing_table`
     title: str | None = None, # Default: the model and the number of photos
 ) -> plt.Figure:
     "Horizontal bars of top-1 per variant, the correct pipeline highlighted; returns the figure."
@@ -180,8 +179,7 @@ def plot_preprocessing_table(
     bars = axis.barh(ordered.variant, ordered.top1, color=colours)
     axis.bar_label(bars, fmt="%.0f%%", padding=3, fontsize=8)
     axis.set_xlim(0, 105); axis.set_xlabel("top-1 accuracy (%)")
-    model, images = table.attrs.get("model", ""), table.attrs.get("images", "?")
-    axis.set_title(title or f"{model}: one preprocessing change at a time ({images} photos)")
+    axis.set_title(title or "{model}: one change at a time ({images} photos)".format(**table.attrs))
     return fig
 
 # %% ../nbs/07_pitfalls.ipynb #c027
@@ -232,12 +230,12 @@ def freeze_bn(
 
 # %% ../nbs/07_pitfalls.ipynb #c037
 def train_head_with_bn_policy(
-    model: nn.Module, # A `train.TransferModel` (body + head); trained in place, on its device
+    model: nn.Module, # Body + head (a `train.TransferModel`), trained in place
     train_loader: Iterable, # Training batches (images, labels), on any device
     policy: str, # "frozen", "train", "naive" or "keras-1" (batch statistics, fixed running ones)
     epochs: int = 3, # Passes over the training data
     lr: float = 2e-3, # AdamW learning rate
-    seed: int = 42, # Seed of the training's randomness (the batch order lives in the loader)
+    seed: int = 42, # Random seed (the batch order comes from the loader)
 ) -> dict:
     "Train the head with the body's BN under `policy`: last epoch's training accuracy, seconds."
     seed_everything(seed, deterministic=False)
