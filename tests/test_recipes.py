@@ -141,3 +141,18 @@ def test_the_command_line_parser_offers_exactly_these_recipes():
     from transfer_course.cli import RUNNERS, TRAIN_RECIPES, resolve_runner
     from transfer_course.recipes import RECIPES, run_train
     assert TRAIN_RECIPES == RECIPES and resolve_runner(RUNNERS["train"]) is run_train
+
+
+def test_a_training_checkpoint_is_an_export_that_load_exported_reads(tmp_path):
+    "`fit_head_cached(..., checkpoint=path)` writes the best epoch as an exported model: one format for both."
+    from torch.utils.data import DataLoader, TensorDataset
+    from transfer_course.train import fit_head_cached, freeze
+    torch.manual_seed(0)
+    model = create_transfer_model("efficientnet_lite0", ["a", "b"], size=32, pretrained=False, device="cpu")
+    freeze(model, train_bn=False)
+    batches = DataLoader(TensorDataset(torch.randn(8, 3, 32, 32), torch.tensor([0, 1]*4)), batch_size=4)
+    history = fit_head_cached(model, batches, batches, epochs=3, checkpoint=tmp_path/"best.pt", progress=False)
+    loaded = load_exported(tmp_path/"best.pt", device="cpu")
+    assert loaded.class_names == ("a", "b") and loaded.metadata["epoch"] == history.best_epoch
+    images = torch.randn(2, 3, 32, 32)
+    with torch.no_grad(): torch.testing.assert_close(loaded(images), model.eval()(images))

@@ -8,18 +8,19 @@ Docs: https://transfer-course.github.io/transfer_course/unfreeze.html.md"""
 from __future__ import annotations
 import copy, math, time
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
 
 import torch
 from fastcore.basics import patch
 from torch import nn
 
 from .data import ImageData, ImageSplit
-from .engine import grad_scaler, model_device, preserved_modes, train_step
+from .engine import History, grad_scaler, model_device, preserved_modes, train_step
 from .records import ModelRecord, load_pretrained
-from .train import (History, TransferModel, default_loss, fit, fit_head_cached,
-                                   freeze, freeze_to, group_parameters, layer_groups,
-                                   parameter_groups, train_mode, unfreeze)
+from .train import (TransferModel, default_loss, fit, fit_head_cached, freeze,
+                                   freeze_to, group_parameters, layer_groups, parameter_groups,
+                                   train_mode, unfreeze)
+if TYPE_CHECKING: from matplotlib.figure import Figure  # annotations only
 
 # %% auto #0
 __all__ = ['smooth_losses', 'valley', 'LRFinderResult', 'finder_result', 'lr_find', 'FineTuneResult', 'fine_tune',
@@ -77,7 +78,7 @@ def finder_result(
 def plot(
     self: LRFinderResult,
     title: str = "learning-rate finder", # Title of the figure
-):
+) -> Figure:
     "Loss against learning rate (log scale) with the two suggestions marked. Returns the figure."
     import matplotlib.pyplot as plt
     figure, axis = plt.subplots(figsize=(6, 3.2), layout="tight")
@@ -197,9 +198,11 @@ def gradual_unfreeze(
     return histories
 
 # %% ../nbs/05_unfreeze.ipynb #c051
+if TYPE_CHECKING: from fastai.vision.all import DataLoaders, Learner  # annotations only
+
 def fastai_architecture(
     name: str, # A name in `records.MODELS`
-):
+) -> Callable[..., nn.Module]:
     "An architecture function for fastai's `vision_learner`: our offline pretrained `name`."
     def architecture(pretrained: bool = True) -> nn.Module:
         if not pretrained: raise ValueError("This architecture only provides pretrained weights.")
@@ -210,7 +213,7 @@ def fastai_architecture(
 # %% ../nbs/05_unfreeze.ipynb #c054
 def fastai_splitter(
     record: ModelRecord, # Its layer groups define the parameter groups
-):
+) -> Callable[[nn.Module], list[list[nn.Parameter]]]:
     "A fastai splitter for `nn.Sequential(body, head)` following the record's layer groups."
     def splitter(model: nn.Module) -> list[list[nn.Parameter]]:
         child_name = dict(zip(record.body, (name for name, _ in model[0].named_children())))
@@ -229,27 +232,28 @@ def fastai_dataloaders(
     batch_size: int = 32, # Images per batch
     num_workers: int = 0, # fastai's data workers (its default is the number of CPUs)
     augment: bool = True, # Random-resized crops and flips for training (as ours)
-):
+) -> DataLoaders:
     "fastai DataLoaders over exactly the files of `split`: crops, flips, the record's statistics."
     from fastai.vision.all import (CategoryBlock, DataBlock, Flip, ImageBlock, IndexSplitter,
                                    Normalize, RandomResizedCrop, Resize, tensor)
     paths = [path for path, _ in split.train + split.valid]
     label_of = {path: split.classes[label] for path, label in split.train + split.valid}
+    def class_of(path) -> str: return label_of[path]
     size = record.input_size
     crop = RandomResizedCrop(size, min_scale=0.35) if augment else Resize(size)
     statistics = Normalize.from_stats(tensor(record.mean), tensor(record.std))
     validation = IndexSplitter(list(range(len(split.train), len(paths))))
     block = DataBlock(blocks=(ImageBlock, CategoryBlock(vocab=split.classes)),
-                      get_y=label_of.__getitem__, splitter=validation, item_tfms=crop,
+                      get_y=class_of, splitter=validation, item_tfms=crop,
                       batch_tfms=([Flip()] if augment else []) + [statistics])
     return block.dataloaders(paths, bs=batch_size, num_workers=num_workers)
 
 # %% ../nbs/05_unfreeze.ipynb #c059
 def fastai_learner(
-    dls, # From `fastai_dataloaders`
+    dls: DataLoaders, # From `fastai_dataloaders`
     record: ModelRecord, # The pretrained model (its name is loaded offline)
     train_bn: bool = True, # fastai's default: BatchNorm of the frozen body trains
-):
+) -> Learner:
     "fastai's `vision_learner` on our offline model, the record's splitter, accuracy, frozen."
     from fastai.vision.all import accuracy, vision_learner
     return vision_learner(dls, fastai_architecture(record.name), normalize=False, pretrained=True,

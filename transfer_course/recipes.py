@@ -6,7 +6,7 @@ Docs: https://transfer-course.github.io/transfer_course/recipes.html.md"""
 
 # %% ../nbs/50_recipes.ipynb #r002
 from __future__ import annotations
-import json, sys, time, warnings
+import argparse, json, sys, time, warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -15,17 +15,18 @@ from torch import nn
 
 from .core import choose_device, seed_everything
 from .data import DataError, ImageData, ImageSplit, split_image_folders
-from .engine import infer, model_device, prepare_model, load_payload, save_payload
+from .engine import (EXPORT_FORMAT, export_payload, infer, load_payload, model_device, prepare_model,
+                                    save_payload)
 from .finetune import fine_tune
 from .metrics import accuracy, per_class_accuracy
 from .records import (MODELS, ModelRecord, denormalize, get_record, normalize, record_for_size,
-                                     record_from_dict, record_to_dict)
+                                     record_from_dict)
 from .train import TransferModel, create_transfer_model, evaluate, linear_head
 
 # %% auto #0
-__all__ = ['DEFAULT_PARTNER', 'EXPORT_FORMAT', 'RECIPES', 'fit_linear_classifier', 'resize_batch', 'mirror_views',
-           'convert_preprocessing', 'parse_member', 'ProbeEnsemble', 'default_members', 'member_features',
-           'create_probe_ensemble', 'fit_probe_ensemble', 'export', 'load_exported', 'train_from_folders', 'run_train']
+__all__ = ['DEFAULT_PARTNER', 'RECIPES', 'fit_linear_classifier', 'resize_batch', 'mirror_views', 'convert_preprocessing',
+           'parse_member', 'ProbeEnsemble', 'default_members', 'member_features', 'create_probe_ensemble',
+           'fit_probe_ensemble', 'export', 'load_exported', 'train_from_folders', 'run_train']
 
 # %% ../nbs/50_recipes.ipynb #r005
 def fit_linear_classifier(
@@ -225,7 +226,6 @@ def fit_probe_ensemble(
             "member_accuracy": {key: accuracy(p, valid_labels) for key, p in per_member.items()}, "seconds": seconds}
 
 # %% ../nbs/50_recipes.ipynb #r018
-EXPORT_FORMAT = "transfer_course.export/1"
 _EXPORT_ADVICE = "export the model again with transfer_course.recipes.export (or `transfer-course train`)"
 
 def export(
@@ -234,13 +234,9 @@ def export(
     class_names: Sequence[str] | None = None, # Class names; default: `model.class_names`
     metadata: dict | None = None, # Extra JSON-able information (e.g. validation accuracy)
 ) -> Path:
-    "Write weights, preprocessing record, head recipe and class names to one file, atomically."
-    state = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
-    payload = {"record": record_to_dict(model.record), "head": dict(model.head_config),
-               "class_names": list(class_names or model.class_names), "state_dict": state,
-               "metadata": json.loads(json.dumps(metadata or {})), "flip_tta": bool(model.flip_tta)}
+    "Write `engine.export_payload` (weights, record, head recipe, class names) to one file, atomically."
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    return Path(save_payload(payload, path, EXPORT_FORMAT))
+    return Path(save_payload(export_payload(model, class_names, metadata), path, EXPORT_FORMAT))
 
 def load_exported(
     path: Path | str, # A file written by `export`
@@ -330,7 +326,7 @@ def train_from_folders(
     return model, summary
 
 # %% ../nbs/50_recipes.ipynb #r023
-def _resolve_recipe(args) -> str:
+def _resolve_recipe(args: argparse.Namespace) -> str:
     "The recipe the options ask for: fine-tune options imply it; mixing them with the ensemble is an error."
     fine_tune_options = [flag for flag, value in (("--freeze-epochs", args.freeze_epochs), ("--epochs", args.epochs),
                                                   ("--lr", args.lr)) if value is not None]
@@ -355,7 +351,7 @@ def _print_summary(summary: dict) -> None:
     print(f"saved {summary['out']}; try: transfer-course predict --model {summary['out']} IMAGE")
 
 def run_train(
-    args, # The parsed `transfer-course train` options (an `argparse.Namespace`)
+    args: argparse.Namespace, # The parsed `transfer-course train` options
 ) -> int:
     "The `train` command: train on DATA_DIR, export, print a summary or JSON. Exit status 2 for bad input."
     def given(value, default): return default if value is None else value
