@@ -29,16 +29,16 @@ def autocast_dtype(
     device_type: str, # "cpu", "cuda" or "mps"
     bf16_supported: bool, # Whether the GPU computes in bfloat16 (`torch.cuda.is_bf16_supported()`)
 ) -> torch.dtype | None:
-    "The autocast precision for a device: bf16 on CUDA where supported, else fp16; None (float32) elsewhere."
+    "Autocast precision: bf16 on CUDA where supported, else fp16; None (float32) elsewhere."
     if device_type != "cuda": return None
     return torch.bfloat16 if bf16_supported else torch.float16
 
 # %% ../nbs/13_engine.ipynb #e007
 @dataclass(frozen=True)
 class Placement:
-    "Where a model and its batches live: the device, the layout of image batches and the autocast precision."
+    "Where a model and its batches live: device, layout of image batches, autocast precision."
     device: torch.device # Where to compute
-    memory_format: torch.memory_format # Layout of 4-D image batches and of the model's convolution weights
+    memory_format: torch.memory_format # Layout of 4-D image batches and convolution weights
     autocast_dtype: torch.dtype | None # Reduced precision under autocast; None: float32 throughout
 
     @property
@@ -48,11 +48,12 @@ class Placement:
 
 def placement(
     device: str | torch.device | None = None, # Default: `choose_device()`
-    bf16_supported: bool | None = None, # Override the GPU's bfloat16 support (tests); default: ask CUDA
+    bf16_supported: bool | None = None, # Override the GPU's bf16 support (tests); default: ask CUDA
 ) -> Placement:
-    "THE device rule: channels_last image batches on CPU and CUDA, autocast bf16 (or fp16) on CUDA only."
+    "THE device rule: channels_last image batches on CPU and CUDA; autocast bf16 (or fp16) on CUDA."
     device = torch.device(device) if device is not None else choose_device()
-    if bf16_supported is None: bf16_supported = device.type == "cuda" and torch.cuda.is_bf16_supported()
+    if bf16_supported is None:
+        bf16_supported = device.type == "cuda" and torch.cuda.is_bf16_supported()
     layout = torch.contiguous_format if device.type == "mps" else torch.channels_last
     return Placement(device, layout, autocast_dtype(device.type, bf16_supported))
 
@@ -74,10 +75,13 @@ def to_device(
     if isinstance(batch, torch.Tensor):
         non_blocking = where.device.type == "cuda"
         if batch.dim() == 4:
-            return batch.to(where.device, memory_format=where.memory_format, non_blocking=non_blocking)
+            return batch.to(where.device, memory_format=where.memory_format,
+                            non_blocking=non_blocking)
         return batch.to(where.device, non_blocking=non_blocking)
-    if isinstance(batch, (list, tuple)): return type(batch)(to_device(item, where) for item in batch)
-    if isinstance(batch, dict): return {key: to_device(value, where) for key, value in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(to_device(item, where) for item in batch)
+    if isinstance(batch, dict):
+        return {key: to_device(value, where) for key, value in batch.items()}
     return batch
 
 def prepare_model(
@@ -120,13 +124,13 @@ def infer(
     batches: Iterable, # Input tensors, or (inputs, targets) pairs, e.g. a DataLoader
     progress: bool = False, # Show a progress bar on stderr
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-    "Outputs for every batch (float32, CPU) in eval mode; (outputs, targets) when batches are pairs."
+    "Outputs of every batch (float32, CPU) in eval mode; (outputs, targets) for batches of pairs."
     from tqdm.auto import tqdm
     where = placement(model_device(model))
     outputs, targets = [], []
     with preserved_modes(model), torch.inference_mode(), autocast(where):
         model.eval()
-        for batch in tqdm(batches, disable=not progress, file=sys.stderr, leave=False, desc="infer"):
+        for batch in tqdm(batches, "infer", disable=not progress, file=sys.stderr, leave=False):
             if isinstance(batch, (list, tuple)):
                 if len(batch) != 2:
                     raise ValueError(f"infer: a batch is a tensor or an (inputs, targets) pair, "
@@ -135,10 +139,11 @@ def infer(
                 targets.append(torch.as_tensor(labels).cpu())
             outputs.append(model(to_device(batch, where)).float().cpu())
     if not outputs: raise ValueError("infer: no batches to run (is the dataset or loader empty?).")
-    # torch.cat outside inference mode: ordinary tensors, usable later for training (e.g. cached features)
+    # torch.cat outside inference mode: ordinary tensors, usable for training (e.g. cached features)
     logits = torch.cat(outputs)
     if not targets: return logits
-    if len(targets) != len(outputs): raise ValueError("infer: mix of bare batches and (inputs, targets) pairs.")
+    if len(targets) != len(outputs):
+        raise ValueError("infer: a mix of bare batches and (inputs, targets) pairs.")
     return logits, torch.cat(targets)
 
 # %% ../nbs/13_engine.ipynb #e020
@@ -150,11 +155,11 @@ def train_step(
     optimizer: torch.optim.Optimizer, # Steps the model's trainable parameters
     scaler: torch.amp.GradScaler | None = None, # Needed for float16 autocast: `grad_scaler(device)`
 ) -> tuple[float, torch.Tensor]:
-    "One optimisation step on one batch; returns the batch's loss and the model's outputs (detached)."
+    "One optimisation step on one batch; returns its loss and the model's outputs (detached)."
     where = placement(model_device(model))
     if scaler is None and where.needs_grad_scaler:
-        raise ValueError(f"train_step on {where.device} autocasts to float16, whose gradients underflow without "
-                         "loss scaling: pass scaler=grad_scaler(device).")
+        raise ValueError(f"train_step on {where.device} autocasts to float16, whose gradients "
+                         "underflow without loss scaling: pass scaler=grad_scaler(device).")
     inputs, targets = to_device(inputs, where), to_device(targets, where)
     with autocast(where):
         outputs = model(inputs)
@@ -168,13 +173,14 @@ def train_step(
 
 # %% ../nbs/13_engine.ipynb #e024
 def save_payload(
-    payload: dict, # Tensors, numbers, strings, lists and dicts (what `weights_only` loading accepts)
+    payload: dict, # Tensors, numbers, strings, lists and dicts (what `weights_only` loads)
     path: Path | str, # The file to (over)write
     format: str, # Format tag and version, e.g. "transfer_course.export/1"
 ) -> Path:
-    "Save `payload` with its format tag to `path` atomically (complete or untouched); return the path."
+    "Save `payload` with its format tag to `path` atomically (complete or untouched)."
     if payload.get("format", format) != format:
-        raise ValueError(f"save_payload: the payload says format {payload['format']!r}, the call {format!r}.")
+        raise ValueError(f"save_payload: the payload says format {payload['format']!r}, "
+                         f"the call {format!r}.")
     buffer = io.BytesIO()
     torch.save({**payload, "format": format}, buffer)
     return atomic_write(path, buffer.getvalue())
@@ -182,7 +188,7 @@ def save_payload(
 def load_payload(
     path: Path | str, # A file written by `save_payload`
     format: str | Sequence[str], # The format tag(s) accepted
-    what_to_do: str = "re-create the file with this version of transfer_course", # Advice for a wrong file
+    what_to_do: str = "re-create it with this version of transfer_course", # Advice for a wrong file
 ) -> dict:
     "The payload saved in `path` (tensors on the CPU), after checking its format tag."
     path, accepted = Path(path), (format,) if isinstance(format, str) else tuple(format)
@@ -190,32 +196,35 @@ def load_payload(
     try: payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
         raise ValueError(f"{path} is not a transfer_course file of format {' or '.join(accepted)} "
-                         f"({type(error).__name__}: {str(error).splitlines()[0]}); {what_to_do}.") from error
+                         f"({type(error).__name__}: {str(error).splitlines()[0]}); {what_to_do}."
+                         ) from error
     found = payload.get("format") if isinstance(payload, dict) else None
     if found not in accepted:
-        raise ValueError(f"{path} has format {found!r}, expected {' or '.join(accepted)}; {what_to_do}.")
+        expected = " or ".join(accepted)
+        raise ValueError(f"{path} has format {found!r}, expected {expected}; {what_to_do}.")
     return payload
 
 # %% ../nbs/13_engine.ipynb #e028
 EXPORT_FORMAT = "transfer_course.export/1"
 
 def export_payload(
-    model: nn.Module, # A model with `record`, `head_config` and `class_names` (e.g. `train.TransferModel`)
+    model: nn.Module, # With `record`, `head_config`, `class_names` (e.g. a `train.TransferModel`)
     class_names: Sequence[str] | None = None, # Class names; default: `model.class_names`
     metadata: dict | None = None, # Extra JSON-able information (e.g. validation accuracy)
 ) -> dict:
-    "An exported model's payload: record, head recipe, class names, CPU weights, metadata, flip TTA."
-    state = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
-    return {"format": EXPORT_FORMAT, "record": record_to_dict(model.record), "head": dict(model.head_config),
-            "class_names": list(class_names or model.class_names), "state_dict": state,
+    "An exported model's payload: record, head recipe, class names, weights, metadata, flip TTA."
+    state = {name: value.detach().cpu().contiguous() for name, value in model.state_dict().items()}
+    return {"format": EXPORT_FORMAT, "record": record_to_dict(model.record),
+            "head": dict(model.head_config), "class_names": list(class_names or model.class_names),
+            "state_dict": state,
             "metadata": json.loads(json.dumps(metadata or {})),
             "flip_tta": bool(getattr(model, "flip_tta", False))}
 
 # %% ../nbs/13_engine.ipynb #e031
 @dataclass
 class History:
-    "What a training run measured: one dict per epoch, every batch's loss, the best epoch and why it stopped."
-    epochs: list[dict] = field(default_factory=list) # epoch, train_loss, valid_loss, accuracy, topk, seconds...
+    "What a training run measured: a dict per epoch, each batch's loss, the best epoch, early stop."
+    epochs: list[dict] = field(default_factory=list) # epoch, train_loss, valid_loss, accuracy...
     batch_losses: list[float] = field(default_factory=list) # Training loss of every batch
     best_epoch: int | None = None # Epoch whose weights were restored
     stopped_early: bool = False # Stopped by patience before the last epoch
@@ -227,12 +236,14 @@ class History:
     def seconds(self) -> float: return sum(row["seconds"] for row in self.epochs)
 
     def __repr__(self) -> str:
-        top = next((key for key in (self.epochs[0] if self.epochs else {}) if key.startswith("top")), "top3")
+        first = self.epochs[0] if self.epochs else {}
+        top = next((key for key in first if key.startswith("top")), "top3")
         lines = [f"epoch  train_loss  valid_loss  accuracy  {top:>6}  seconds"]
         for row in self.epochs:
-            lines.append(f"{row['epoch']:>5}  {row['train_loss']:>10.4f}  {row['valid_loss']:>10.4f}  "
-                         f"{row['accuracy']:>8.3f}  {row.get(top, math.nan):>6.3f}  {row['seconds']:>7.1f}"
-                         + ("  *best" if row["epoch"] == self.best_epoch else ""))
+            mark = "  *best" if row["epoch"] == self.best_epoch else ""
+            lines.append(f"{row['epoch']:>5}  {row['train_loss']:>10.4f}  "
+                f"{row['valid_loss']:>10.4f}  {row['accuracy']:>8.3f}  "
+                f"{row.get(top, math.nan):>6.3f}  {row['seconds']:>7.1f}{mark}")
         return "\n".join(lines + (["stopped early (patience)"] if self.stopped_early else []))
 
 # %% ../nbs/13_engine.ipynb #e033
@@ -241,7 +252,7 @@ def plot(
     self: History,
     title: str = "", # Title above both panels
 ):
-    "Training curves: batch and epoch losses (left), validation accuracy (right). Returns the figure."
+    "Training curves: batch and epoch losses (left), validation accuracy (right); the figure."
     import matplotlib.pyplot as plt
     figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(10, 3.4))
     per_epoch = len(self.batch_losses)/max(len(self.epochs), 1)
@@ -261,23 +272,24 @@ def plot(
 
 # %% ../nbs/13_engine.ipynb #e035
 class BestCheckpoint:
-    "The weights of the epoch with the lowest validation loss: in memory, and exported to `path` if given."
+    "The weights of the epoch with the lowest validation loss: in memory, and exported to `path`."
     def __init__(self,
         path: Path | str | None = None, # Also export the best model to this file
-        exported: nn.Module | None = None, # The model to export (e.g. the whole model when only its head trains)
+        exported: nn.Module | None = None, # What to export (the whole model if only its head trains)
     ):
-        self.path, self.exported, self.loss, self.epoch, self.state = path, exported, math.inf, None, None
+        self.path, self.exported = path, exported
+        self.loss, self.epoch, self.state = math.inf, None, None
         exportable = all(hasattr(exported, key) for key in ("record", "head_config", "class_names"))
         if path is not None and not exportable:
             raise ValueError("A checkpoint file is an exported model: train a TransferModel, or use "
-                             "fit_head_cached(model, ..., checkpoint=path) for a head on cached features.")
+                             "fit_head_cached(model, ..., checkpoint=path) to train a head.")
 
     def update(self,
         loss: float, # This epoch's validation loss
         model: nn.Module, # The model being trained
         epoch: int, # This epoch's number
     ) -> bool:
-        "Keep `model`'s weights (and export the model) if `loss` is the best so far; return whether it was."
+        "Keep `model`'s weights (and export the model) if `loss` is the best yet; whether it was."
         if not loss < self.loss: return False
         self.loss, self.epoch = loss, epoch
         self.state = {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
