@@ -84,6 +84,17 @@ def test_default_trust_store_refuses_a_test_certificate(https_web):
     assert fetched.reason == "certificate-verify-failed", fetched
 
 
+def test_a_bundle_given_to_the_session_beats_the_environment(https_web, bundle, photos, monkeypatch):
+    "REQUESTS_CA_BUNDLE (set on many machines) must not override the CA bundle a caller passes explicitly."
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", ssl.get_default_verify_paths().openssl_cafile or "/nonexistent.pem")
+    assert fetch_url(https_web.url("photo/1.jpg"), session=new_session(verify=str(bundle))).ok
+
+
+def test_ca_bundle_from_the_environment_is_honoured(https_web, bundle, monkeypatch):
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+    assert fetch_url(https_web.url("photo/1.jpg"), session=new_session()).ok
+
+
 def test_certificate_for_another_name_is_refused(photos, authority, bundle):
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     authority.issue_cert("images.example").configure_cert(context)

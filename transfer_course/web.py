@@ -224,8 +224,10 @@ def _attempt(session: requests.Session, url: str, timeout: float, clock: _Deadli
     response, redirects = None, 0
     wait = (max(min(timeout, clock.remaining()), 0.001), timeout)  # (connect, each read)
     try:
-        settings = session.merge_environment_settings(url, {}, True, None, None)
-        response = session.get(url, stream=True, timeout=wait, allow_redirects=False)
+        verify = None if session.verify is True else session.verify  # a given bundle beats the environment
+        settings = session.merge_environment_settings(url, {}, True, verify, None)
+        response = session.get(url, stream=True, timeout=wait, allow_redirects=False,
+                               verify=settings["verify"])
         hops = session.resolve_redirects(response, response.request, timeout=wait, **settings)
         while response.is_redirect:
             redirects += 1
