@@ -275,14 +275,14 @@ class BestCheckpoint:
     "The weights of the epoch with the lowest validation loss: in memory, and exported to `path`."
     def __init__(self,
         path: Path | str | None = None, # Also export the best model to this file
-        exported: nn.Module | None = None, # What to export (the whole model if only its head trains)
+        exported: nn.Module | None = None, # What to export (all of it if only its head trains)
     ):
         self.path, self.exported = path, exported
         self.loss, self.epoch, self.state = math.inf, None, None
         exportable = all(hasattr(exported, key) for key in ("record", "head_config", "class_names"))
         if path is not None and not exportable:
-            raise ValueError("A checkpoint file is an exported model: train a TransferModel, or use "
-                             "fit_head_cached(model, ..., checkpoint=path) to train a head.")
+            raise ValueError("A checkpoint file is an exported model: train a TransferModel, or "
+                             "use fit_head_cached(model, ..., checkpoint=path) to train a head.")
 
     def update(self,
         loss: float, # This epoch's validation loss
