@@ -60,12 +60,14 @@ def _shut(handle: socket.socket):
 class _Deadline:
     "The clock of one `fetch_url` call: at `end` it shuts down every socket it was shown."
     def __init__(self, end: float):
-        self.end, self.fired, self._lock, self._handles, self._closed = end, threading.Event(), threading.Lock(), [], False
-        self._timer = threading.Timer(max(end - time.monotonic(), 0.0), self._fire); self._timer.daemon = True
+        self.end, self.fired, self._lock = end, threading.Event(), threading.Lock()
+        self._handles, self._closed = [], False
+        self._timer = threading.Timer(max(end - time.monotonic(), 0.0), self._fire)
+        self._timer.daemon = True
     def remaining(self) -> float: return self.end - time.monotonic()
     def watch(self, sock):
         "Shut `sock` down when the deadline passes (at once if it has)."
-        try: handle = socket.fromfd(sock.fileno(), sock.family, sock.type)  # a second descriptor of the socket
+        try: handle = socket.fromfd(sock.fileno(), sock.family, sock.type)  # a second descriptor
         except (OSError, ValueError, AttributeError): return
         with self._lock:
             if not self._closed and not self.fired.is_set(): self._handles.append(handle); return
@@ -94,19 +96,22 @@ def _lookup(host: str, port: int, deadline: _Deadline) -> list[str]:
         except OSError as error: answer["error"] = error
     helper = threading.Thread(target=ask, name=f"lookup {host}", daemon=True); helper.start()
     helper.join(max(deadline.remaining(), 0.0))
-    if helper.is_alive(): raise _DeadlinePassed(f"the name lookup of {host} was still running at the deadline")
+    if helper.is_alive():
+        raise _DeadlinePassed(f"the name lookup of {host} was still running at the deadline")
     if "error" in answer: raise answer["error"]
     return list(dict.fromkeys(info[4][0] for info in answer["infos"]))
 
 # %% ../nbs/12_web.ipynb #w015
 class _DeadlineConnection:
-    "Mixin for urllib3 connections: name lookup, connect and every read bounded by the current deadline."
+    "Mixin for urllib3 connections: name lookup, connect and reads bounded by the current deadline."
     def _new_conn(self):
         deadline = getattr(_current, "deadline", None)
         if deadline is None: return super()._new_conn()
         try: addresses = _lookup(self._dns_host, self.port, deadline)
-        except socket.gaierror as error: raise urllib3.exceptions.NameResolutionError(self.host, self, error) from error
-        if isinstance(self.timeout, (int, float)): self.timeout = max(min(self.timeout, deadline.remaining()), 0.001)
+        except socket.gaierror as error:
+            raise urllib3.exceptions.NameResolutionError(self.host, self, error) from error
+        if isinstance(self.timeout, (int, float)):
+            self.timeout = max(min(self.timeout, deadline.remaining()), 0.001)
         name, failure = self._dns_host, None
         try:
             for address in addresses:
@@ -118,18 +123,18 @@ class _DeadlineConnection:
         deadline.watch(sock); return sock
     def request(self, *args, **kwargs):
         deadline = getattr(_current, "deadline", None)
-        if deadline is not None and self.sock is not None: deadline.watch(self.sock)  # a kept connection
+        if deadline is not None and self.sock is not None: deadline.watch(self.sock)  # kept
         return super().request(*args, **kwargs)
 
 # %% ../nbs/12_web.ipynb #w016
-class _HTTPConnection(_DeadlineConnection, HTTPConnection): "An HTTP connection bounded by the deadline."
-class _HTTPSConnection(_DeadlineConnection, HTTPSConnection): "An HTTPS connection bounded by the deadline."
+class _HTTPConnection(_DeadlineConnection, HTTPConnection): "HTTP bounded by the deadline."
+class _HTTPSConnection(_DeadlineConnection, HTTPSConnection): "HTTPS bounded by the deadline."
 class _HTTPPool(HTTPConnectionPool): ConnectionCls = _HTTPConnection
 class _HTTPSPool(HTTPSConnectionPool): ConnectionCls = _HTTPSConnection
 _POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
 
 class _DeadlineAdapter(HTTPAdapter):
-    "requests' adapter whose pools (direct or through an HTTP proxy) use the deadline-bounded connections."
+    "requests' adapter whose pools (direct or through a proxy) use deadline-bounded connections."
     def init_poolmanager(self, *args, **kwargs):
         super().init_poolmanager(*args, **kwargs); self.poolmanager.pool_classes_by_scheme = _POOLS
     def proxy_manager_for(self, proxy, **kwargs):
@@ -139,14 +144,15 @@ class _DeadlineAdapter(HTTPAdapter):
 
 # %% ../nbs/12_web.ipynb #w017
 def new_session(
-    pool_size: int = 10, # Connections kept open per host: at least the number of threads sharing the session
-    verify: bool | str = True, # Check certificates (True), against a CA bundle file (its path), or not (False)
+    pool_size: int = 10, # Connections kept per host: at least the threads sharing the session
+    verify: bool | str = True, # Check certificates (True), against a CA bundle (a path), or not
 ) -> requests.Session:
-    "A `requests` session for `fetch_url`: kept connections, proxies from the environment, no automatic retries."
-    session = requests.Session()  # trust_env: HTTPS_PROXY, HTTP_PROXY, NO_PROXY and REQUESTS_CA_BUNDLE apply
+    "A `requests` session for `fetch_url`: kept connections, proxies from the environment."
+    session = requests.Session()  # trust_env: *_PROXY, NO_PROXY and REQUESTS_CA_BUNDLE apply
     adapter = _DeadlineAdapter(pool_connections=16, pool_maxsize=pool_size, max_retries=0)
     session.mount("http://", adapter); session.mount("https://", adapter)
-    session.headers.update({"User-Agent": USER_AGENT, "Accept": "image/*,*/*;q=0.8", "Accept-Encoding": "identity"})
+    session.headers.update({"User-Agent": USER_AGENT, "Accept": "image/*,*/*;q=0.8",
+                            "Accept-Encoding": "identity"})
     session.verify = verify
     return session
 
@@ -162,12 +168,12 @@ def shared_session() -> requests.Session:
 # %% ../nbs/12_web.ipynb #w020
 class _FetchFailure(Exception):
     "A failed attempt: `reason` for the manifest, `retry` when another attempt may succeed."
-    def __init__(self, reason: str, retry: bool = False, http_status: int | None = None, detail: str = ""):
+    def __init__(self, reason: str, retry: bool = False, http_status: int | None = None, detail=""):
         super().__init__(reason)
         self.reason, self.retry, self.http_status, self.detail = reason, retry, http_status, detail
 
 def _causes(error: BaseException) -> list[BaseException]:
-    "`error` and every exception behind it: causes, contexts, urllib3's `reason`s, wrapped arguments."
+    "`error` and every exception behind it: causes, contexts, urllib3's `reason`s, wrapped errors."
     seen, todo = [], [error]
     while todo:
         item = todo.pop(0)
@@ -186,14 +192,16 @@ _KINDS = [  # (reason, retry, exception types), most specific first
     ("bad-url", False, (requests.exceptions.InvalidSchema, requests.exceptions.InvalidURL,
                         requests.exceptions.MissingSchema)),
     ("connection-refused", True, (ConnectionRefusedError,)),
-    ("timeout", False, (requests.exceptions.Timeout, urllib3.exceptions.ReadTimeoutError, TimeoutError)),
+    ("timeout", False, (requests.exceptions.Timeout, urllib3.exceptions.ReadTimeoutError,
+                        TimeoutError)),
     ("incomplete", True, (urllib3.exceptions.IncompleteRead, http.client.IncompleteRead,
                           requests.exceptions.ChunkedEncodingError)),
-    ("connection-error", True, (ConnectionError, urllib3.exceptions.ProtocolError, requests.exceptions.ConnectionError)),
+    ("connection-error", True, (ConnectionError, urllib3.exceptions.ProtocolError,
+                                requests.exceptions.ConnectionError)),
     ("bad-response", False, (http.client.HTTPException, requests.exceptions.ContentDecodingError))]
 
 def _classify(error: BaseException, deadline_passed: bool, redirected: bool) -> _FetchFailure:
-    "Name a network error for the manifest, say whether retrying may help, and keep its words as `detail`."
+    "Name a network error for the manifest, say if retrying may help, keep its words as `detail`."
     causes = _causes(error)
     for reason, retry, kinds in _KINDS:
         match = next((cause for cause in causes if isinstance(cause, kinds)), None)
@@ -224,26 +232,28 @@ def _attempt(session: requests.Session, url: str, timeout: float, clock: _Deadli
     response, redirects = None, 0
     wait = (max(min(timeout, clock.remaining()), 0.001), timeout)  # (connect, each read)
     try:
-        verify = None if session.verify is True else session.verify  # a given bundle beats the environment
+        verify = None if session.verify is True else session.verify  # beats the environment
         settings = session.merge_environment_settings(url, {}, True, verify, None)
         response = session.get(url, stream=True, timeout=wait, allow_redirects=False,
                                verify=settings["verify"])
         hops = session.resolve_redirects(response, response.request, timeout=wait, **settings)
         while response.is_redirect:
             redirects += 1
-            if redirects > max_redirects: raise _FetchFailure("too-many-redirects", http_status=response.status_code)
+            if redirects > max_redirects:
+                raise _FetchFailure("too-many-redirects", http_status=response.status_code)
             response = next(hops)
         status = response.status_code
         if status != 200: raise _FetchFailure(f"http-{status}", status in RETRY_STATUSES, status)
         try: body = _read_body(response, max_bytes)
-        except _FetchFailure as failure: raise _FetchFailure(failure.reason, failure.retry, status) from None
-        if clock.fired.is_set(): raise _FetchFailure("deadline", http_status=status)  # cut off, may look whole
+        except _FetchFailure as cap: raise _FetchFailure(cap.reason, http_status=status) from None
+        if clock.fired.is_set(): raise _FetchFailure("deadline", http_status=status)
         return body, status
     except _FetchFailure as failure:
-        if clock.fired.is_set(): raise _FetchFailure("deadline", http_status=failure.http_status) from failure
+        if clock.fired.is_set():
+            raise _FetchFailure("deadline", http_status=failure.http_status) from failure
         raise
-    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError, http.client.HTTPException,
-            _DeadlinePassed) as error:
+    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError,
+            http.client.HTTPException, _DeadlinePassed) as error:
         passed = clock.fired.is_set() or clock.remaining() <= 0
         raise _classify(error, passed, redirects > 0) from error
     finally:
@@ -253,20 +263,22 @@ def _attempt(session: requests.Session, url: str, timeout: float, clock: _Deadli
 def fetch_url(
     url: str, # An http(s) URL
     timeout: float = 10.0, # Seconds to wait for the connection or for any single read
-    deadline: float = 30.0, # Total seconds for this URL: name lookup, redirects, retries and backoff included
+    deadline: float = 30.0, # Total seconds for this URL: name lookup, redirects, retries, backoff
     max_bytes: int = 20 * 2**20, # Refuse bodies larger than this
     retries: int = 2, # Extra attempts after a 5xx, 408, 429 or a dropped connection
     backoff: float = 0.5, # Seconds before the first retry; doubles each time
     max_redirects: int = 3, # Redirects to follow before giving up
-    session: requests.Session | None = None, # A session from `new_session` (default: `shared_session()`)
+    session: requests.Session | None = None, # From `new_session` (default: `shared_session()`)
 ) -> Fetched:
-    "Download `url` within a total deadline, with retries, a size cap and a redirect limit; never raises."
+    "Download `url` within a total deadline, with retries, size cap, redirect limit; never raises."
     session, start = session or shared_session(), time.monotonic()
     status, attempts, failures = None, 0, 0
     def done(data, reason="", detail=""):
-        return Fetched(url, data, reason, status, attempts, round(time.monotonic() - start, 3), detail)
+        seconds = round(time.monotonic() - start, 3)
+        return Fetched(url, data, reason, status, attempts, seconds, detail)
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname: return done(None, "bad-url", "not an http(s) URL")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return done(None, "bad-url", "not an http(s) URL")
     with _Deadline(start + deadline) as clock:
         while clock.remaining() > 0:
             attempts += 1
@@ -287,13 +299,14 @@ def map_lazily(
     work: Callable[[str], T], # Called once per item, in a worker thread
     items: Iterable[str], # E.g. URLs
     workers: int = 8, # Calls in flight at once
-    enough: Callable[[T], bool] | None = None, # Called in this thread on each result; True: start nothing more
+    enough: Callable[[T], bool] | None = None, # Called here on each result; True: start no more
     progress: bool = False, # Show a progress bar
 ) -> list[T]:
-    "`work(item)` for the items, in a thread pool, in the order they finished; stops submitting once `enough`."
+    "`work(item)` for each item, in a thread pool, in the order they finish; stops early on `enough`."
     from tqdm.auto import tqdm
     results, pending, queue, stop = [], set(), iter(items), False
-    with ThreadPoolExecutor(max_workers=workers) as pool, tqdm(desc="fetching", disable=not progress) as bar:
+    bar = tqdm(desc="fetching", disable=not progress)
+    with ThreadPoolExecutor(max_workers=workers) as pool, bar:
         while True:
             while not stop and len(pending) < workers and (item := next(queue, None)) is not None:
                 pending.add(pool.submit(work, item))
@@ -320,13 +333,14 @@ def _cell(text: str, field):
     "A CSV cell as the type of `field`: '' is the field's default; int and float columns converted."
     if text == "": return field.default
     kind = getattr(field.type, "__name__", str(field.type))  # 'int', 'float', 'int | None'...
-    return int(text) if kind.startswith("int") else float(text) if kind.startswith("float") else text
+    if kind.startswith("int"): return int(text)
+    return float(text) if kind.startswith("float") else text
 
 def read_rows(
     path: str | Path, # A CSV file written by `write_rows`
     row_type: type, # The dataclass of its rows
 ) -> list:
-    "The rows of `path` (none if it does not exist); unknown columns ignored, missing ones get defaults."
+    "The rows of `path` (none if no file); unknown columns ignored, missing ones get defaults."
     if not Path(path).exists(): return []
     known = {f.name: f for f in fields(row_type)}
     with open(path, newline="", encoding="utf-8") as handle:
