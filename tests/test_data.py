@@ -6,8 +6,8 @@ import torch
 from PIL import UnidentifiedImageError
 
 from transfer_course.core import find_dataset
-from transfer_course.data import (DataError, ImageData, ImageSplit, decode_images, image_files, load_image,
-                                  split_image_folders)
+from transfer_course.data import (DataError, ImageData, ImageSplit, decode_images, image_files, image_name, load_image,
+                                  prefetch_batches, read_error_message, split_image_folders)
 from transfer_course.records import get_record
 
 
@@ -134,3 +134,35 @@ def test_decode_images_reports_skipped_files(tmp_path, photos):
     images, labels, skipped = decode_images([(photos["coffee"], 3), (tmp_path/"fake.jpg", 4)], 32)
     assert labels == [3] and images[0].dtype == torch.uint8 and min(images[0].shape[1:]) == 32
     assert len(skipped) == 1 and "fake.jpg" in skipped[0]
+
+
+def test_prefetch_batches_keeps_order_reports_errors_and_prepares_ahead(photos):
+    import time
+    started = []
+    def prepare(item):
+        started.append(item)
+        if item == "bad": raise ValueError("bad item")
+        time.sleep(0.01)
+        return item.upper()
+    batches = prefetch_batches(["a", "bad", "c", "d", "e"], prepare, batch_size=2)
+    first = next(batches)
+    time.sleep(0.3)
+    assert set(started) >= {"a", "bad", "c", "d"}  # the second batch was started while we held the first
+    assert "e" not in started  # ... but not the third: memory stays bounded
+    rest = list(batches)
+    assert [(item, value) for item, value, _ in first + sum(rest, [])] == \
+        [("a", "A"), ("bad", None), ("c", "C"), ("d", "D"), ("e", "E")]
+    assert isinstance(first[1][2], ValueError) and first[0][2] is None
+    assert list(prefetch_batches([], prepare, 4)) == []
+
+
+def test_read_error_messages_say_what_is_wrong(tmp_path, photos):
+    def message(source):
+        try: load_image(source)
+        except Exception as error: return read_error_message(source, error)
+    assert message(tmp_path/"missing.jpg") == f"file not found: {tmp_path/'missing.jpg'}"
+    assert message(tmp_path) == f"is a folder, not an image: {tmp_path}"
+    (tmp_path/"page.jpg").write_text("<html></html>")
+    assert message(tmp_path/"page.jpg").startswith("not an image file")
+    assert "truncated" in message(photos["rocket"].read_bytes()[:4000]) and "<bytes>" in message(b"xyz")
+    assert image_name(photos["rocket"]) == str(photos["rocket"]) and image_name(bytearray(b"x")) == "<bytearray>"

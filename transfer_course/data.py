@@ -14,6 +14,7 @@ from typing import Callable, Iterator, Sequence
 
 import torch
 import torchvision.transforms.functional as TF
+from fastcore.basics import patch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import DataLoader, Dataset
 
@@ -21,15 +22,15 @@ from .core import load_settings
 from .records import ModelRecord
 
 # %% auto #0
-__all__ = ['IMAGE_EXTENSIONS', 'DataError', 'image_files', 'load_image', 'sample_images', 'image_name', 'read_error_message',
+__all__ = ['IMAGE_EXTENSIONS', 'DataError', 'image_files', 'sample_images', 'load_image', 'image_name', 'read_error_message',
            'prefetch_batches', 'class_folders', 'ImageSplit', 'split_image_folders', 'decode_images', 'DecodedImages',
            'ImageData']
 
 # %% ../nbs/11_data.ipynb #d005
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}) # what counts as an image
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 
 class DataError(ValueError):
-    "Image data are unusable (no classes, an empty class, one class, mismatched splits); the message says why and what to do."
+    "Image data are unusable (no classes, one class, an empty class, mismatched splits); says what to do."
 
 # %% ../nbs/11_data.ipynb #d006
 def _hidden(path: Path, root: Path) -> bool:
@@ -40,30 +41,14 @@ def image_files(
     *sources: str | Path, # Image files (kept as given) and folders (searched)
     recursive: bool = True, # Search sub-folders too
 ) -> list[Path]:
-    "Explicit files as given, then each folder's image files (by extension, hidden ones skipped), sorted per folder."
+    "Explicit files as given, then each folder's image files (by extension, not hidden), sorted per folder."
     found = []
     for source in map(Path, sources):
         if not source.is_dir(): found.append(source); continue
         candidates = source.rglob("*") if recursive else source.iterdir()
-        found += sorted(p for p in candidates if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file() and not _hidden(p, source))
+        found += sorted(p for p in candidates
+                        if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file() and not _hidden(p, source))
     return found
-
-# %% ../nbs/11_data.ipynb #d009
-def load_image(
-    source: str | Path | bytes | Image.Image, # A path, the bytes of an image file, or a PIL image
-    draft_size: int | None = None, # For JPEGs: decode at a reduced scale whose shorter side stays >= this
-) -> Image.Image:
-    "Decode `source` completely and return it as an RGB PIL image."
-    if isinstance(source, Image.Image): return source.convert("RGB")
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        try: image = Image.open(io.BytesIO(bytes(source)))
-        except UnidentifiedImageError:
-            raise UnidentifiedImageError(f"not an image file: cannot identify the format of these {len(source)} bytes "
-                                         f"(expected a photo such as {', '.join(sorted(IMAGE_EXTENSIONS))}).") from None
-    else: image = Image.open(source)
-    if draft_size is not None and image.format == "JPEG": image.draft("RGB", (draft_size, draft_size))
-    image.load()
-    return image.convert("RGB")
 
 # %% ../nbs/11_data.ipynb #d011
 def sample_images() -> dict[str, Path]:
@@ -71,14 +56,34 @@ def sample_images() -> dict[str, Path]:
     import matplotlib, skimage, sklearn.datasets
     skimage_data = Path(skimage.__file__).parent/"data"
     sklearn_images = Path(sklearn.datasets.__file__).parent/"images"
-    photos = {name: skimage_data/file for name, file in [("chelsea", "chelsea.png"), ("coffee", "coffee.png"),
-              ("rocket", "rocket.jpg"), ("astronaut", "astronaut.png"), ("motorcycle", "motorcycle_left.png")]}
+    photos = {name: skimage_data/file for name, file in [
+        ("chelsea", "chelsea.png"), ("coffee", "coffee.png"), ("rocket", "rocket.jpg"),
+        ("astronaut", "astronaut.png"), ("motorcycle", "motorcycle_left.png")]}
     photos["grace_hopper"] = Path(matplotlib.get_data_path())/"sample_data"/"grace_hopper.jpg"
     photos.update(china=sklearn_images/"china.jpg", flower=sklearn_images/"flower.jpg")
     missing = [str(path) for path in photos.values() if not path.exists()]
-    if missing: raise FileNotFoundError(f"Sample photos missing from the installed packages: {missing}. "
+    if missing: raise FileNotFoundError(f"Sample photos missing from installed packages: {missing}. "
                                         "Reinstall scikit-image, matplotlib and scikit-learn.")
     return photos
+
+# %% ../nbs/11_data.ipynb #d009
+def load_image(
+    source: str | Path | bytes | Image.Image, # A path, the bytes of an image file, or a PIL image
+    draft_size: int | None = None, # JPEGs: decode at a reduced scale whose shorter side stays >= this
+) -> Image.Image:
+    "Decode `source` completely and return it as an RGB PIL image."
+    if isinstance(source, Image.Image): return source.convert("RGB")
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        try: image = Image.open(io.BytesIO(bytes(source)))
+        except UnidentifiedImageError:
+            raise UnidentifiedImageError(
+                f"not an image file: cannot identify the format of these {len(source)} bytes "
+                f"(expected a photo such as {', '.join(sorted(IMAGE_EXTENSIONS))}).") from None
+    else: image = Image.open(source)
+    if draft_size is not None and image.format == "JPEG":
+        image.draft("RGB", (draft_size, draft_size))
+    image.load()
+    return image.convert("RGB")
 
 # %% ../nbs/11_data.ipynb #d013b
 def image_name(
@@ -95,7 +100,8 @@ def read_error_message(
     name = image_name(source)
     if isinstance(error, FileNotFoundError): return f"file not found: {name}"
     if isinstance(error, IsADirectoryError): return f"is a folder, not an image: {name}"
-    if isinstance(error, UnidentifiedImageError): return f"not an image file (cannot identify its format): {name}"
+    if isinstance(error, UnidentifiedImageError):
+        return f"not an image file (cannot identify its format): {name}"
     return f"cannot decode image (truncated or corrupt?): {name}: {error}"
 
 # %% ../nbs/11_data.ipynb #d013e
@@ -106,17 +112,18 @@ def prefetch_batches(
     workers: int = 2, # Preparing threads
     progress: bool = False, # Show a progress bar on stderr
 ) -> Iterator[list[tuple]]:
-    "Batches of (item, value, None) or (item, None, error), in order; the next batch is prepared meanwhile."
+    "Batches of (item, value, None) or (item, None, error), in order; the next one prepared meanwhile."
     from tqdm.auto import tqdm
     def attempt(item):
         try: return prepare(item), None
         except Exception as error: return None, error
     chunks = [items[start:start + batch_size] for start in range(0, len(items), batch_size)]
-    with ThreadPoolExecutor(workers) as pool, tqdm(total=len(items), disable=not progress, file=sys.stderr) as bar:
-        submit = lambda index: [(item, pool.submit(attempt, item)) for item in chunks[index]] if index < len(chunks) else []
-        ahead = submit(0)
-        for index in range(len(chunks)):
-            current, ahead = ahead, submit(index + 1)
+    bar = tqdm(total=len(items), disable=not progress, file=sys.stderr)
+    with ThreadPoolExecutor(workers) as pool, bar:
+        submit = lambda chunk: [(item, pool.submit(attempt, item)) for item in chunk]
+        ahead = submit(chunks[0]) if chunks else []
+        for next_chunk in chunks[1:] + [[]] if chunks else []:  # after the last: nothing more to start
+            current, ahead = ahead, submit(next_chunk)
             yield [(item, *future.result()) for item, future in current]
             bar.update(len(current))
 
@@ -190,36 +197,44 @@ def _check_disjoint(**splits: dict[str, list[Path]]) -> None:
             if shared: raise DataError(f"{len(shared)} file(s) are in both the {first} and the {second} images, "
                                        f"e.g. {min(shared)}: use separate folders for each split.")
 
-# %% ../nbs/11_data.ipynb #d025
-def split_image_folders(
-    data_dir: Path | str, # train/ + valid/ (or val/) class folders, or class folders directly
-    valid_dir: Path | str | None = None, # Class folders for validation (overrides valid/ or val/)
-    valid_pct: float | None = None, # Fraction of each class held out when there is no validation folder
-    seed: int = 42, # Seed of the random hold-outs and sub-sampling
-    max_per_class: int | None = None, # Use at most this many training images per class (None: all)
-    max_valid_per_class: int | None = None, # At most this many validation (and test) images per class (default: `max_per_class`)
-    test_pct: float | None = None, # Fraction of each class's training images held out as a test set
-    test_dir: Path | str | None = None, # Class folders for a held-out test set (instead of `test_pct`)
-) -> ImageSplit:
-    "Find the classes and the train/validation (and test) images under `data_dir`."
-    data_dir, rng = Path(data_dir), random.Random(seed)
+# %% ../nbs/11_data.ipynb #d024b
+def _train_and_valid(data_dir: Path, valid_dir, valid_pct, rng: random.Random) -> tuple[Path, dict, dict]:
+    "(training folder, training files, validation files): from valid/ or val/, `valid_dir`, or held out."
     train_dir = data_dir/"train" if (data_dir/"train").is_dir() else data_dir
     if valid_dir is None and train_dir != data_dir and valid_pct is None:
         valid_dir = next((data_dir/name for name in ("valid", "val") if (data_dir/name).is_dir()), None)
     train = class_folders(train_dir)
-    if len(train) < 2: raise DataError(f"{train_dir} has only one class folder ({next(iter(train))}): a classifier needs "
-                                       "at least two classes. Add a folder of images for each other class beside it.")
-    if valid_dir is not None: valid = class_folders(valid_dir); _check_known(valid, train, "Validation", train_dir)
-    else:
-        if not valid_pct or not 0 < valid_pct < 1:
-            raise DataError(f"No validation images: {data_dir} has no valid/ or val/ folder. "
-                            "Pass --valid-dir DIR, or --valid-pct 0.2 to hold out 20% of each class.")
-        valid, train = _holdout(train, valid_pct, rng)
+    if len(train) < 2: raise DataError(f"{train_dir} has only one class folder ({next(iter(train))}): a classifier "
+                                       "needs at least two classes. Add a folder of images for each other class.")
+    if valid_dir is not None:
+        valid = class_folders(valid_dir); _check_known(valid, train, "Validation", train_dir)
+        return train_dir, train, valid
+    if not valid_pct or not 0 < valid_pct < 1:
+        raise DataError(f"No validation images: {data_dir} has no valid/ or val/ folder. "
+                        "Pass --valid-dir DIR, or --valid-pct 0.2 to hold out 20% of each class.")
+    valid, train = _holdout(train, valid_pct, rng)
+    return train_dir, train, valid
+
+# %% ../nbs/11_data.ipynb #d025
+def split_image_folders(
+    data_dir: Path | str, # train/ + valid/ (or val/) class folders, or class folders directly
+    valid_dir: Path | str | None = None, # Class folders for validation (overrides valid/ or val/)
+    valid_pct: float | None = None, # Fraction of each class held out when there is no valid folder
+    seed: int = 42, # Seed of the random hold-outs and sub-sampling
+    max_per_class: int | None = None, # Use at most this many training images per class (None: all)
+    max_valid_per_class: int | None = None, # At most this many validation (and test) images per class
+    test_pct: float | None = None, # Fraction of each class's training images held out as a test set
+    test_dir: Path | str | None = None, # Class folders for a held-out test set (instead of `test_pct`)
+) -> ImageSplit:
+    "Find the classes and the train/validation (and test) images under `data_dir`."
+    rng = random.Random(seed)
+    train_dir, train, valid = _train_and_valid(Path(data_dir), valid_dir, valid_pct, rng)
     train, test = _test_split(train, train_dir, test_dir, test_pct, seed)
     classes, valid_limit = sorted(train), max_valid_per_class or max_per_class
     train, valid = _subsample(train, max_per_class, rng), _subsample(valid, valid_limit, rng)
     test = _subsample(test, valid_limit, random.Random(f"test-{seed}"))
-    if not any(valid.values()): raise DataError(f"No validation images: too few images per class in {train_dir} to hold out {valid_pct:.0%}.")
+    if not any(valid.values()):
+        raise DataError(f"No validation images: too few images per class in {train_dir} to hold out {valid_pct:.0%}.")
     _check_disjoint(train=train, valid=valid, test=test)
     return ImageSplit(classes, _items(train, classes), _items(valid, classes), _items(test, classes))
 
@@ -257,62 +272,72 @@ class DecodedImages(Dataset):
     def __len__(self) -> int: return len(self.images)
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]: return self.transform(self.images[index]), self.labels[index]
 
-# %% ../nbs/11_data.ipynb #d036
+# %% ../nbs/11_data.ipynb #d035b
 def _lesson_transforms(record: ModelRecord) -> tuple[Callable, Callable]:
-    "Lesson 3's (train, valid) transforms for `record` (imported when needed: augment builds on this module)."
+    "Lesson 3's (train, valid) transforms for `record` (imported when needed: augment builds on data)."
     from transfer_course.augment import train_transform, valid_transform
     return train_transform(record), valid_transform(record)
 
+def _decode_warning(items: Sequence[tuple[Path, int]], record: ModelRecord, workers: int) -> tuple:
+    "`decode_images` at the record's resize size, with a warning for each unreadable file."
+    images, labels, skipped = decode_images(items, record.resize_size, record.interpolation, workers)
+    for message in skipped: warnings.warn(f"Skipping an unreadable image: {message}", stacklevel=4)
+    return images, labels, skipped
+
+# %% ../nbs/11_data.ipynb #d036
 class ImageData:
-    "An `ImageSplit` decoded once for a record: loaders with or without augmentation over the same photos."
+    "An `ImageSplit` decoded once for a record: loaders with or without augmentation, same photos."
     def __init__(self,
         split: ImageSplit, # Which files, which classes
         record: ModelRecord, # Preprocessing (size, statistics) of the model to train
         batch_size: int = 32, # Images per batch
         seed: int | None = None, # Seed of the shuffling order; default: the `seed` setting
         workers: int = 2, # Decoding threads
-        train_transform: Callable | None = None, # uint8 image -> augmented input; default: lesson 3's `train_transform(record)`
-        valid_transform: Callable | None = None, # uint8 image -> input; default: lesson 3's `valid_transform(record)`
+        train_transform: Callable | None = None, # uint8 image -> augmented input; default: lesson 3's
+        valid_transform: Callable | None = None, # uint8 image -> input; default: lesson 3's
     ):
         self.split, self.record, self.batch_size, self.workers = split, record, batch_size, workers
-        self.seed = load_settings().seed if seed is None else seed
-        self.classes = list(split.classes)
+        self.seed, self.classes = load_settings().seed if seed is None else seed, list(split.classes)
         if train_transform is None or valid_transform is None:
             default_train, default_valid = _lesson_transforms(record)
             train_transform, valid_transform = train_transform or default_train, valid_transform or default_valid
         self.valid_transform = valid_transform
-        train_images, train_labels, train_skipped = self._decode(split.train)
-        valid_images, valid_labels, valid_skipped = self._decode(split.valid)
-        self.skipped = train_skipped + valid_skipped
+        train_images, train_labels, train_skipped = _decode_warning(split.train, record, workers)
+        valid_images, valid_labels, valid_skipped = _decode_warning(split.valid, record, workers)
+        self.skipped, self._test = train_skipped + valid_skipped, None
         if not train_images: raise DataError("No readable training images.")
-        self.train_plain = DecodedImages(train_images, train_labels, valid_transform, augment=False)
+        self.train_plain = DecodedImages(train_images, train_labels, self.valid_transform, augment=False)
         self.train_augmented = DecodedImages(train_images, train_labels, train_transform, augment=True)
-        self.valid = DecodedImages(valid_images, valid_labels, valid_transform, augment=False)
-        self._test = None
+        self.valid = DecodedImages(valid_images, valid_labels, self.valid_transform, augment=False)
 
-    def _decode(self, items: Sequence[tuple[Path, int]]) -> tuple[list[torch.Tensor], list[int], list[str]]:
-        "Decode `items` at the record's resize size, warning about each unreadable file."
-        images, labels, skipped = decode_images(items, self.record.resize_size, self.record.interpolation, self.workers)
-        for message in skipped: warnings.warn(f"Skipping an unreadable image: {message}", stacklevel=3)
-        return images, labels, skipped
+# %% ../nbs/11_data.ipynb #d038b
+def _loader(dataset: Dataset, batch_size: int, shuffle: bool, seed: int) -> DataLoader:
+    "Batches of `dataset`, shuffled with a seeded generator if `shuffle`."
+    return DataLoader(dataset, batch_size, shuffle=shuffle, generator=torch.Generator().manual_seed(seed))
 
-    def train_loader(self,
-        augment: bool = True, # Random crops, flips and colour changes (the train transform)
-        shuffle: bool = True, # Reshuffle every epoch (seeded)
-    ) -> DataLoader:
-        "Training batches: augmented if `augment`; reshuffled every epoch (seeded) if `shuffle`."
-        generator = torch.Generator().manual_seed(self.seed)
-        return DataLoader(self.train_augmented if augment else self.train_plain, self.batch_size, shuffle=shuffle, generator=generator)
+@patch
+def train_loader(self: ImageData,
+    augment: bool = True, # Random crops, flips and colour changes (the train transform)
+    shuffle: bool = True, # Reshuffle every epoch (seeded)
+) -> DataLoader:
+    "Training batches: augmented if `augment`; reshuffled every epoch (seeded) if `shuffle`."
+    images = self.train_augmented if augment else self.train_plain
+    return _loader(images, self.batch_size, shuffle, self.seed)
 
-    def valid_loader(self) -> DataLoader:
-        "Validation batches in a fixed order, with the record's preprocessing."
-        return DataLoader(self.valid, self.batch_size, shuffle=False, generator=torch.Generator().manual_seed(self.seed))
+@patch
+def valid_loader(self: ImageData) -> DataLoader:
+    "Validation batches in a fixed order, with the record's preprocessing."
+    return _loader(self.valid, self.batch_size, False, self.seed)
 
-    def test_loader(self) -> DataLoader:
-        "Held-out test batches in a fixed order (decoded on first use); an error if the split has no test images."
-        if not self.split.test: raise DataError("This split has no test images: pass test_pct=0.1 or test_dir=... to split_image_folders.")
-        if self._test is None:
-            images, labels, skipped = self._decode(self.split.test)
-            self.skipped += skipped
-            self._test = DecodedImages(images, labels, self.valid_transform, augment=False)
-        return DataLoader(self._test, self.batch_size, shuffle=False, generator=torch.Generator().manual_seed(self.seed))
+# %% ../nbs/11_data.ipynb #d038e
+@patch
+def test_loader(self: ImageData) -> DataLoader:
+    "Held-out test batches in a fixed order (decoded on first use); an error if the split has none."
+    if not self.split.test:
+        raise DataError("This split has no test images: "
+                        "pass test_pct=0.1 or test_dir=... to split_image_folders.")
+    if self._test is None:
+        images, labels, skipped = _decode_warning(self.split.test, self.record, self.workers)
+        self.skipped += skipped
+        self._test = DecodedImages(images, labels, self.valid_transform, augment=False)
+    return _loader(self._test, self.batch_size, False, self.seed)
