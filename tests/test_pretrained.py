@@ -1,10 +1,9 @@
 "Pretrained models: our preprocessing equals the libraries' own, weights load and are checked, predictions are right."
-import os, shutil
+import shutil
 from pathlib import Path
 
 import pytest
 import torch
-import torchvision
 from PIL import Image
 
 from transfer_course.core import find_dataset
