@@ -174,7 +174,8 @@ def grade_notebook(
     "Grade one notebook; return (exercise outcomes, notes, notebook sha256, seconds spent executing student cells)."
     notebook, digest = _read_submission(path, limits)
     if notebook is None: return _failed_outcomes(specs, digest), [f"{path.name}: {digest}; nothing could run."], "", 0.0
-    code_cells = [(i + 1, c.source) for i, c in enumerate(notebook.cells) if c.cell_type == "code"]  # numbered as students see
+    # (cell number as the student sees it, source) of each code cell
+    code_cells = [(i + 1, c.source) for i, c in enumerate(notebook.cells) if c.cell_type == "code"]
     points, probes = _probe_points(notebook, specs), {s.name: {} for s in specs}
     run = _NotebookRun([source for _, source in code_cells], get_kernel, limits)
     try:
@@ -185,7 +186,8 @@ def grade_notebook(
                 break
             if source.strip() and not run.run_cell(index, position): break
             run.probe(points.get(index, []), probes)
-        run.probe(points.get(-1, []) + [s for i, group in points.items() if i >= len(code_cells) for s in group], probes, grace=30)
+        unreached = [s for i, group in points.items() if i >= len(code_cells) for s in group]
+        run.probe(points.get(-1, []) + unreached, probes, grace=30)
         stopped = ProbeOutcome("no_kernel", detail="the notebook stopped before this exercise's check cell")
         for spec in specs:
             for i in range(len(spec.tests)): probes[spec.name].setdefault(i, stopped)
@@ -222,7 +224,8 @@ def grade_submission(
             notes.append(f"{notebook_name}.ipynb was not submitted."); continue
         outcomes, more_notes, digest, seconds = grade_notebook(path, specs, get_kernel, limits)
         exercises += outcomes; notes += more_notes; digests.append(digest); executed += seconds
-    return SubmissionResult(folder.name, bundle.assignment, exercises, notes, time.monotonic() - start, ",".join(digests), executed)
+    return SubmissionResult(folder.name, bundle.assignment, exercises, notes, time.monotonic() - start,
+                            ",".join(digests), executed)
 
 # %% ../../nbs/87_autograde.ipynb #r23
 def find_submissions(
@@ -255,7 +258,8 @@ def grade(
     become_subreaper()
     import psutil
     children_before = {p.pid for p in psutil.Process().children()}
-    config = SandboxConfig(memory_mb=limits.memory_mb, preload=bundle.preload, landlock=landlock, read_paths=tuple(read_paths))
+    config = SandboxConfig(memory_mb=limits.memory_mb, preload=bundle.preload, landlock=landlock,
+                           read_paths=tuple(read_paths))
     connection = open_gradebook(db)
     run_id = connection.execute("INSERT INTO runs(assignment, bundle_sha256, started, submissions, status) "
                                 "VALUES (?,?,?,?,?)",

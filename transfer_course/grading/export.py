@@ -32,7 +32,8 @@ def _student_tests(connection: sqlite3.Connection, assignment: str, student: str
     "(exercise, score, max score, status, test label, hidden, test status, message) rows of one student, in order."
     return connection.execute(
         "SELECT e.exercise, e.score, e.max_score, e.status, t.label, t.hidden, t.status, t.message "
-        "FROM exercise_scores e LEFT JOIN test_results t USING (assignment, student_id, exercise) WHERE assignment=? AND student_id=? "
+        "FROM exercise_scores e LEFT JOIN test_results t USING (assignment, student_id, exercise) "
+        "WHERE assignment=? AND student_id=? "
         "ORDER BY e.rowid, t.test_index", (assignment, student)).fetchall()
 
 def _submissions(connection: sqlite3.Connection, columns: str, assignment: str | None) -> list:
@@ -45,7 +46,8 @@ def _gradescope_result(connection: sqlite3.Connection, assignment: str, student:
                        max_total: float, notes: str | None) -> dict:
     "One student's results in Gradescope's autograder format."
     tests = {}
-    for exercise, score_, max_score, status, label, hidden, test_status, message in _student_tests(connection, assignment, student):
+    for row in _student_tests(connection, assignment, student):
+        exercise, score_, max_score, status, label, hidden, test_status, message = row
         entry = tests.setdefault(exercise, {"name": exercise, "score": score_, "max_score": max_score,
                                             "status": "passed" if status == "passed" else "failed", "output": "",
                                             "visibility": "visible"})
@@ -76,7 +78,8 @@ _MARKS = {"passed": "✓", "failed": "✗"}
 def _feedback_tables(connection: sqlite3.Connection, assignment: str, student: str) -> list[str]:
     "HTML for each exercise: a heading with its score, then one table row per test."
     e, parts, current = html.escape, [], None
-    for exercise, score_, max_score, status, label, hidden, test_status, message in _student_tests(connection, assignment, student):
+    for row in _student_tests(connection, assignment, student):
+        exercise, score_, max_score, status, label, hidden, test_status, message = row
         if exercise != current:
             parts.append(("</table>" if current else "") +
                          f"<h2>{e(exercise)} <span class={e(status)}>{score_:g} / {max_score:g}</span></h2><table>")
@@ -101,7 +104,8 @@ def feedback_html(
              f"<h1>{e(assignment)}</h1><p>Student <b>{e(student)}</b>: <b>{total:g} / {max_total:g}</b> points.</p>",
              *_feedback_tables(connection, assignment, student)]
     if json.loads(notes or "[]"):
-        parts.append("<h2>Notes from the grader</h2><ul>" + "".join(f"<li>{e(n)}</li>" for n in json.loads(notes)) + "</ul>")
+        items = "".join(f"<li>{e(n)}</li>" for n in json.loads(notes))
+        parts.append(f"<h2>Notes from the grader</h2><ul>{items}</ul>")
     return "\n".join(parts)
 
 # %% ../../nbs/86_export.ipynb #x17

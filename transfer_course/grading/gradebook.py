@@ -108,7 +108,7 @@ def gradebook_rows(
     connection: sqlite3.Connection, # An open gradebook
     assignment: str | None = None, # Only this assignment (default: all)
 ) -> tuple[list, list]:
-    "(exercise names, rows) where each row is a dict with student_id, assignment, total, max_total and one score per exercise."
+    "(exercise names, rows): a dict per student with student_id, assignment, total, max_total and each exercise's score."
     where, args = ("WHERE assignment=?", (assignment,)) if assignment else ("", ())
     exercises = [r[0] for r in connection.execute(f"SELECT DISTINCT exercise FROM exercise_scores {where} "
                                                   "ORDER BY rowid", args)]
