@@ -8,7 +8,7 @@ a thin wrapper around fastai's own `download_url` records which URL went to whic
 Run twice: on the full list, and on the list without the trickling, hanging and endless URLs (which fastai's
 per-read timeout cannot stop, and which it has no size cap for).
 """
-import argparse, hashlib, json, os, signal, subprocess, sys, tempfile, textwrap, time
+import argparse, io, json, os, signal, subprocess, sys, tempfile, textwrap, time
 from pathlib import Path
 
 from PIL import Image
@@ -68,7 +68,7 @@ def run_fastai(urls, workdir: Path, limit: float):
 
 def judge(data: bytes) -> str:
     "What our verifier thinks of a file fastai kept (to show what slipped through)."
-    try: verified = verify_image(data); mode = Image.open(__import__('io').BytesIO(data)).mode
+    try: verify_image(data); mode = Image.open(io.BytesIO(data)).mode
     except ImageRejected as error: return f" [really: {error.reason}]"
     return f" [mode {mode}]" if mode != "RGB" else ""
 

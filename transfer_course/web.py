@@ -302,7 +302,7 @@ def map_lazily(
     enough: Callable[[T], bool] | None = None, # Called here on each result; True: start no more
     progress: bool = False, # Show a progress bar
 ) -> list[T]:
-    "`work(item)` for each item, in a thread pool, in the order they finish; stops early on `enough`."
+    "`work(item)` for each item, in a thread pool, in the order they finish; stops on `enough`."
     from tqdm.auto import tqdm
     results, pending, queue, stop = [], set(), iter(items), False
     bar = tqdm(desc="fetching", disable=not progress)

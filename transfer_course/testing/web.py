@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.client, io, random, select, socket, ssl, threading
 from collections import Counter
 from dataclasses import dataclass
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -38,12 +39,14 @@ def photo_variant(
     photo: bytes, # A real photo's bytes
     kind: str, # One of `VARIANTS`
 ) -> tuple[bytes, str]:
-    "A derived image of `photo` and its content type, as served by the mock web's conversion routes."
+    "A derived image of `photo` and its content type, as the mock web's conversion routes serve it."
     image, jpeg, png = Image.open(io.BytesIO(photo)).convert("RGB"), "image/jpeg", "image/png"
-    if kind == "resized": return encode_image(image.resize((image.width*7//10, image.height*7//10)), "JPEG", quality=70), jpeg
+    if kind == "resized":
+        smaller = image.resize((image.width * 7 // 10, image.height * 7 // 10))
+        return encode_image(smaller, "JPEG", quality=70), jpeg
     if kind == "tiny": return encode_image(image.resize((32, 32)), "PNG"), png
-    fast = lambda im: im.quantize(64, method=Image.Quantize.FASTOCTREE)  # quick, so the server answers fast
-    if kind == "palette": return encode_image(fast(image), "PNG", transparency=0, compress_level=1), png
+    fast = lambda im: im.quantize(64, method=Image.Quantize.FASTOCTREE)  # the server answers fast
+    if kind == "palette": return encode_image(fast(image), "PNG", transparency=0), png
     if kind == "rgba":
         rgba = image.copy(); rgba.putalpha(Image.linear_gradient("L").resize(image.size))
         return encode_image(rgba, "PNG", compress_level=1), png
@@ -51,21 +54,23 @@ def photo_variant(
     if kind == "gray": return encode_image(image.convert("L"), "JPEG", quality=90), jpeg
     if kind == "animated":
         frames = [fast(image), fast(ImageOps.mirror(image)), fast(ImageOps.flip(image))]
-        return encode_image(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=200, loop=0), "image/gif"
+        first, rest = frames[0], frames[1:]
+        animation = encode_image(first, "GIF", save_all=True, append_images=rest, duration=200)
+        return animation, "image/gif"
     raise ValueError(f"unknown variant {kind!r}; choose one of {', '.join(VARIANTS)}")
 
 # %% ../../nbs/95_testing_web.ipynb #t007
-HTML_PAGE = b"<!DOCTYPE html><html><head><title>Not an image</title></head><body><h1>Hello</h1></body></html>"
-SVG_IMAGE = (b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="400" height="400">'
-             b'<circle cx="200" cy="200" r="150" fill="red"/></svg>')
+HTML_PAGE = b"<!DOCTYPE html><html><head><title>Not an image</title></head><body>Hi</body></html>"
+SVG_IMAGE = (b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="400" '
+             b'height="400"><circle cx="200" cy="200" r="150" fill="red"/></svg>')
 
 class _MockHandler(BaseHTTPRequestHandler):
     "One request to the mock web; `self.server.web` is the `MockWeb`."
     def log_message(self, *args): pass  # keep notebooks and test output quiet
-    def _send(self, status: int, body: bytes, content_type: str = "image/jpeg", headers: dict | None = None):
+    def _send(self, status: int, body: bytes, content_type: str = "image/jpeg", headers: dict = {}):
         self.send_response(status); self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
-        for key, value in (headers or {}).items(): self.send_header(key, value)
+        for key, value in headers.items(): self.send_header(key, value)
         self.end_headers(); self.wfile.write(body)
     def _trickle(self, payload: bytes):
         "Send `payload` one byte per interval until the client goes away or the server stops."
@@ -94,9 +99,9 @@ def _route(self: _MockHandler, web, parts: list[str]):
         if hops == 0: return self._send(200, photo())
         return self._send(302, b"", "text/html", {"Location": f"/redirect/{hops-1}/{tail[1]}"})
     if head == "flaky":
-        if web.hits[self.path] <= int(tail[0]): return self._send(503, b"<h1>Service Unavailable</h1>", "text/html")
+        if web.hits[self.path] <= int(tail[0]): return self._send(503, b"Busy", "text/html")
         return self._send(200, photo())
-    if head == "status": return self._send(int(tail[0]), f"<h1>Error {tail[0]}</h1>".encode(), "text/html")
+    if head == "status": return self._send(int(tail[0]), tail[0].encode(), "text/html")
     if head == "html": return self._send(200, HTML_PAGE)
     if head == "svg": return self._send(200, SVG_IMAGE)
     if head == "garbage": return self._send(200, random.Random(len(tail[-1])).randbytes(20_000))
@@ -109,13 +114,15 @@ def _route_slow(self: _MockHandler, web, head: str, photo):
     "The routes that misbehave on the wire: short, slow, silent or endless answers."
     if head == "incomplete":
         data = photo(); self.send_response(200); self.send_header("Content-Length", str(len(data)))
-        self.end_headers(); self.wfile.write(data[: len(data)//2]); self.wfile.flush(); self.close_connection = True
+        self.end_headers(); self.wfile.write(data[: len(data)//2]); self.wfile.flush()
+        self.close_connection = True
         return
     if head == "trickle":
-        self.send_response(200); self.send_header("Content-Length", str(len(photo()))); self.end_headers()
-        return self._trickle(photo())
+        self.send_response(200); self.send_header("Content-Length", str(len(photo())))
+        self.end_headers(); return self._trickle(photo())
     if head == "trickle-headers":
-        return self._trickle(b"HTTP/1.0 200 OK\r\nContent-Type: image/jpeg\r\n" + b"X-Slow: yes\r\n" * 1000)
+        head = b"HTTP/1.0 200 OK\r\nContent-Type: image/jpeg\r\n"
+        return self._trickle(head + b"X-Slow: 1\r\n" * 1000)
     if head == "hang": web.stopping.wait(web.hang_seconds); return
     if head == "huge":
         self.send_response(200); self.send_header("Content-Length", str(2**30)); self.end_headers()
@@ -137,7 +144,7 @@ class MockURL:
     case: str # What the server does, in words
 
 class _Server(ThreadingHTTPServer):
-    "A threading HTTP server that, given a TLS context, does each handshake in the request's own thread."
+    "A threading HTTP server that, given a TLS context, does each handshake in its own thread."
     daemon_threads, tls = True, None
     def finish_request(self, request, client_address):
         if self.tls is None: return super().finish_request(request, client_address)
@@ -156,8 +163,9 @@ class MockWeb:
         hang_seconds: float = 60.0, # How long `/hang` keeps a connection open without answering
         tls: ssl.SSLContext | None = None, # A server-side TLS context: serve HTTPS instead of HTTP
     ):
-        self.photos, self.trickle_interval, self.hang_seconds = [Path(p) for p in photos], trickle_interval, hang_seconds
-        self.tls, self.hits, self.stopping, self._lock = tls, Counter(), threading.Event(), threading.Lock()
+        self.photos, self.trickle_interval = [Path(p) for p in photos], trickle_interval
+        self.hang_seconds, self.tls, self.hits = hang_seconds, tls, Counter()
+        self.stopping, self._lock = threading.Event(), threading.Lock()
         self._bomb, self.server = None, None
     def count_hit(self,
         path: str, # The request's path, e.g. '/photo/1.jpg'
@@ -171,24 +179,27 @@ class MockWeb:
         return self.photos[index].read_bytes()
     def bomb_bytes(self) -> bytes:
         "A 10000×10000 one-bit PNG: a few kB on the wire, 100 megapixels decoded."
-        if self._bomb is None: self._bomb = encode_image(Image.new("1", (10_000, 10_000)), "PNG", optimize=True)
+        if self._bomb is None:
+            self._bomb = encode_image(Image.new("1", (10_000, 10_000)), "PNG", optimize=True)
         return self._bomb
 
 # %% ../../nbs/95_testing_web.ipynb #t012
 @patch
 def start(self: MockWeb) -> MockWeb:
     "Start serving on a free port of 127.0.0.1 in a background thread."
-    self.stopping.clear(); self.bomb_bytes()  # build the slow-to-make PNG now, not while a client waits
+    self.stopping.clear(); self.bomb_bytes()  # make the slow PNG now, not while a client waits
     self.server = _Server(("127.0.0.1", 0), _MockHandler)
     self.server.web, self.server.tls = self, self.tls
-    threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    serve = partial(self.server.serve_forever, poll_interval=0.05)
+    threading.Thread(target=serve, daemon=True).start()
     return self
 
 @patch
 def stop(self: MockWeb) -> None:
     "Stop serving; slow handlers notice `stopping` and return."
     self.stopping.set()
-    if self.server is not None: self.server.shutdown(); self.server.server_close(); self.server = None
+    if self.server is not None:
+        self.server.shutdown(); self.server.server_close(); self.server = None
 
 @patch
 def __enter__(self: MockWeb) -> MockWeb: return self.start()
@@ -214,7 +225,8 @@ def closed_port() -> int:
 
 def _variant_url(kind: str, index: int) -> str:
     "The path of a conversion route for photo `index`."
-    return f"{kind}/{index}.{'gif' if kind == 'animated' else 'png' if kind in ('palette', 'rgba') else 'jpg'}"
+    extension = "gif" if kind == "animated" else "png" if kind in ("palette", "rgba") else "jpg"
+    return f"{kind}/{index}.{extension}"
 
 # %% ../../nbs/95_testing_web.ipynb #t016
 @patch
@@ -238,7 +250,7 @@ def catalogue(self: MockWeb,
         M(u(f"svg/{g[0]}.jpg"), "rejected", "svg", "an SVG drawing labelled image/jpeg"),
         M(u(f"garbage/{g[0]}.jpg"), "rejected", "not-an-image", "random bytes"),
         M(u(f"cut/{next(s)}.jpg"), "rejected", "truncated", "the first half of a JPEG"),
-        M(u(f"incomplete/{next(s)}.jpg"), "failed", "incomplete", "promises more bytes than it sends"),
+        M(u(f"incomplete/{next(s)}.jpg"), "failed", "incomplete", "promises more than it sends"),
         M(u(f"trickle/{g[0]}.jpg"), "failed", "deadline", "one byte at a time"),
         M(u("trickle-headers"), "failed", "deadline", "headers one byte at a time"),
         M(u("hang"), "failed", "timeout", "accepts, never answers"),
@@ -246,10 +258,11 @@ def catalogue(self: MockWeb,
         M(u("endless"), "rejected", "too-large", "streams without end"),
         M(u(f"tiny/{g[0]}.png"), "rejected", "too-small", "a 32x32 icon"),
         M(u("bomb.png"), "rejected", "too-many-pixels", "100 megapixels in a few kB"),
-        M(f"http://127.0.0.1:{closed_port()}/photo.jpg", "failed", "connection-refused", "nothing listening"),
+        M(f"http://127.0.0.1:{closed_port()}/a.jpg", "failed", "connection-refused", "no server"),
         M("ftp://files.example/hat.jpg", "failed", "bad-url", "not http(s)")]
     converted = ("palette", "rgba", "cmyk", "gray", "animated")
-    return cases + [M(u(_variant_url(kind, next(s))), "saved", "", f"{kind} image, converted to RGB") for kind in converted]
+    return cases + [M(u(_variant_url(kind, next(s))), "saved", "", f"{kind}, converted to RGB")
+                    for kind in converted]
 
 # %% ../../nbs/95_testing_web.ipynb #t019
 class _ProxyHandler(BaseHTTPRequestHandler):
@@ -267,14 +280,17 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         finally: upstream.close()
         self.send_response(answer.status)
         for key, value in answer.getheaders():
-            if key.lower() not in ("content-length", "transfer-encoding", "connection"): self.send_header(key, value)
-        self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
+            if key.lower() not in ("content-length", "transfer-encoding", "connection"):
+                self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body))); self.end_headers()
+        self.wfile.write(body)
     def do_CONNECT(self):
         self.server.proxy.record("CONNECT", self.path)
         host, port = self.path.rsplit(":", 1)
         try: upstream = socket.create_connection((host, int(port)), timeout=30)
         except OSError: return self.send_error(502)
-        self.send_response(200, "Connection established"); self.end_headers(); self.close_connection = True
+        self.send_response(200, "Connection established"); self.end_headers()
+        self.close_connection = True
         with upstream: _relay(self.connection, upstream, self.server.proxy.stopping)
 
 # %% ../../nbs/95_testing_web.ipynb #t020
@@ -289,9 +305,10 @@ def _relay(a: socket.socket, b: socket.socket, stopping: threading.Event):
             (b if source is a else a).sendall(data)
 
 class ForwardProxy:
-    "An HTTP forward proxy on 127.0.0.1 that records (method, target) of every request; a context manager."
+    "An HTTP forward proxy on 127.0.0.1 noting (method, target) of each request; a context manager."
     def __init__(self):
-        self.requests, self.stopping, self._lock, self.server = [], threading.Event(), threading.Lock(), None
+        self.requests, self.server = [], None
+        self.stopping, self._lock = threading.Event(), threading.Lock()
     def record(self,
         method: str, # 'GET' or 'CONNECT'
         target: str, # The absolute URL, or host:port for CONNECT
@@ -302,7 +319,8 @@ class ForwardProxy:
         "Start serving on a free port of 127.0.0.1."
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _ProxyHandler)
         self.server.daemon_threads, self.server.proxy = True, self
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        serve = partial(self.server.serve_forever, poll_interval=0.05)
+        threading.Thread(target=serve, daemon=True).start()
         return self
     def __exit__(self, *exc):
         "Stop serving and close open tunnels."
