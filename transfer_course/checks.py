@@ -144,15 +144,17 @@ def _diagnose_values(got: torch.Tensor, expected: torch.Tensor, close: Callable,
         return "Your channels are in reverse order (BGR instead of RGB). This model expects RGB."
     if mean is not None and std is not None and channel_dim is not None and expected.shape[channel_dim] == len(mean):
         shape = [1] * expected.ndim; shape[channel_dim] = len(mean)
-        mean_t, std_t = torch.tensor(mean, dtype=torch.float64).view(shape), torch.tensor(std, dtype=torch.float64).view(shape)
+        mean_t = torch.tensor(mean, dtype=torch.float64).view(shape)
+        std_t = torch.tensor(std, dtype=torch.float64).view(shape)
         raw = expected.to(torch.float64) * std_t + mean_t
         if close(got, raw):
-            means = [round(float(v), 2) for v in got.to(torch.float64).mean(dim=[d for d in range(got.ndim) if d != got.ndim + channel_dim])]
-            return (f"Your values are not normalised: their mean is ≈{means} per channel. This model "
-                    "expects inputs normalised "
-                    f"with mean {tuple(mean)} and std {tuple(std)}: subtract the mean and divide by the "
-                    "std, per channel.")
-    if got.numel() == expected.numel() and torch.allclose(got.flatten().sort().values.to(torch.float64), expected.flatten().sort().values.to(torch.float64), atol=1e-4):
+            other_dims = [d for d in range(got.ndim) if d != got.ndim + channel_dim]
+            means = [round(float(v), 2) for v in got.to(torch.float64).mean(dim=other_dims)]
+            return (f"Your values are not normalised: their mean is ≈{means} per channel. This model expects "
+                    f"inputs normalised with mean {tuple(mean)} and std {tuple(std)}: subtract the mean and "
+                    "divide by the std, per channel.")
+    sorted_values = lambda tensor: tensor.flatten().sort().values.to(torch.float64)
+    if got.numel() == expected.numel() and torch.allclose(sorted_values(got), sorted_values(expected), atol=1e-4):
         return ("You have exactly the right values in the wrong places: did you use `reshape` or `view` "
                 "where `permute` was needed?")
     return None
@@ -164,7 +166,7 @@ def tensor_close(
     expected: Any, # The expected tensor (or nested list of numbers)
     rtol:float|None=None, # Relative tolerance; default: from the dtypes (see `tolerances`)
     atol:float|None=None, # Absolute tolerance; default: from the dtypes
-    mean_atol:float|None=None, # If given, pass when the *mean* absolute difference is at most this (e.g. for resampling differences)
+    mean_atol:float|None=None, # If given, pass when the *mean* absolute difference is at most this (resampling)
     mean:tuple|None=None, # The model's normalisation mean, to recognise an un-normalised answer
     std:tuple|None=None, # The model's normalisation std
     what:str="your tensor", # How to name the answer in messages
@@ -189,7 +191,8 @@ def tensor_close(
     advice = _diagnose_values(got, expected, close, mean, std)
     difference = (got.to(torch.float64) - expected.to(torch.float64)).abs()
     detail = f"largest difference {float(difference.max()):.3g}, mean difference {float(difference.mean()):.3g}"
-    return failed(f"{what.capitalize()} has the right shape but different values ({detail}). " + (advice or "Compare your steps with the prompt, one at a time."))
+    advice = advice or "Compare your steps with the prompt, one at a time."
+    return failed(f"{what.capitalize()} has the right shape but different values ({detail}). {advice}")
 
 # %% ../nbs/80_checks.ipynb #c029
 def _first_difference(got, expected, path="answer") -> str | None:
@@ -305,7 +308,8 @@ def batchnorm_summary(
         if isinstance(module, BATCHNORM_TYPES):
             stats = {"training": bool(module.training)}
             if module.running_mean is not None:
-                stats.update(running_mean=module.running_mean.detach().cpu().clone(), running_var=module.running_var.detach().cpu().clone())
+                stats.update(running_mean=module.running_mean.detach().cpu().clone(),
+                             running_var=module.running_var.detach().cpu().clone())
             summary[name] = stats
     return summary
 
@@ -342,7 +346,8 @@ def running_stats(
     atol:float=1e-7, # Changes at most this large count as unchanged
 ) -> CheckResult:
     "Did BatchNorm running statistics move between `answer['before']` and `answer['after']` exactly when `should_move`?"
-    if not (isinstance(answer, dict) and {"before", "after"} <= set(answer) and _is_batchnorm_summary(answer["before"]) and _is_batchnorm_summary(answer["after"])):
+    if not (isinstance(answer, dict) and {"before", "after"} <= set(answer)
+            and _is_batchnorm_summary(answer["before"]) and _is_batchnorm_summary(answer["after"])):
         return failed(f"Expected {{'before': batchnorm_summary(model), 'after': "
                       f"batchnorm_summary(model)}}, got {_kind(answer)}.")
     before, after = answer["before"], answer["after"]
