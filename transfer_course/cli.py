@@ -15,8 +15,7 @@ from .core import Settings, load_settings
 if TYPE_CHECKING: import torch  # only for annotations: runners import it when a command runs
 
 # %% auto #0
-__all__ = ['RUNNERS', 'MODEL_NAMES', 'TRAIN_RECIPES', 'resolve_runner', 'build_parser', 'main', 'predict_files',
-           'load_model_for_cli']
+__all__ = ['RUNNERS', 'MODEL_NAMES', 'TRAIN_RECIPES', 'resolve_runner', 'build_parser', 'main', 'load_model_for_cli']
 
 # %% ../nbs/90_cli.ipynb #c005
 RUNNERS: dict[str, str] = { # command -> "module:function" of its runner, imported when the command runs
@@ -184,44 +183,6 @@ def main(
     try: return run(args)
     except KeyboardInterrupt: print("Interrupted.", file=sys.stderr); return 130
 
-# %% ../nbs/90_cli.ipynb #c018
-def _read_error(path: Path, error: Exception) -> str:
-    "A one-line, actionable description of why `path` could not be read as an image."
-    from PIL import UnidentifiedImageError
-    if isinstance(error, FileNotFoundError): return f"file not found: {path}"
-    if isinstance(error, IsADirectoryError): return f"is a folder, not an image: {path}"
-    if isinstance(error, UnidentifiedImageError): return f"not an image file (cannot identify its format): {path}"
-    return f"cannot decode image (truncated or corrupt?): {path}: {error}"
-
-def predict_files(
-    paths: Sequence[Path], # Image files
-    model: torch.nn.Module, # A model with a `.record` (from `load_pretrained`)
-    k: int = 5, # Classes per image
-    batch_size: int = 32, # Images per forward pass
-    progress: bool = False, # Progress bar on stderr
-) -> list[dict]:
-    "Per path: {'path', 'top': [{'label','index','prob'}...]} or {'path', 'error'}; input order."
-    from concurrent.futures import ThreadPoolExecutor
-    import torch
-    from tqdm.auto import tqdm
-    from transfer_course.pretrained import classify, preprocess
-    record, labels = model.record, getattr(model, "class_names", None) or model.record.labels
-    def prepare(path):
-        try: return preprocess(path, record), None
-        except Exception as error: return None, _read_error(Path(path), error)
-    results = []
-    bar = tqdm(total=len(paths), disable=not progress, unit="img", file=sys.stderr)
-    with ThreadPoolExecutor(max_workers=2) as pool, bar:
-        prepared = pool.map(prepare, paths)
-        for start in range(0, len(paths), batch_size):
-            chunk = [(path, *next(prepared)) for path in paths[start:start + batch_size]]
-            good = [tensor for _, tensor, error in chunk if error is None]
-            tops = iter(classify(torch.stack(good), model, labels, k) if good else [])
-            results += [{"path": str(path), "error": error} if error else {"path": str(path), "top": next(tops)}
-                        for path, _, error in chunk]
-            bar.update(len(chunk))
-    return results
-
 # %% ../nbs/90_cli.ipynb #c019
 def load_model_for_cli(
     model: str, # A name in `MODEL_NAMES`, or a path to an exported .pt file
@@ -252,11 +213,12 @@ def _run_predict(
 ) -> int:
     "Predict IMAGE_OR_DIR..., print a table or JSON; exit 1 if any file failed, 2 if there was nothing to predict."
     from transfer_course.data import image_files
+    from transfer_course.pretrained import predict
     paths = image_files(*args.inputs)
     if not paths: print(f"No image files found in: {' '.join(args.inputs)}", file=sys.stderr); return 2
     model = load_model_for_cli(args.model, args.device)
-    results = predict_files(paths, model, k=args.topk, batch_size=args.batch_size,
-                            progress=len(paths) > args.batch_size)
+    results = predict(paths, model, k=args.topk, batch_size=args.batch_size,
+                      progress=len(paths) > args.batch_size, errors="report")
     print(json.dumps(results, indent=1) if args.json else _format_table(results, args.topk))
     failures = sum("error" in result for result in results)
     if failures:
@@ -268,12 +230,13 @@ def _run_demo(
 ) -> int:
     "Top-5 ImageNet predictions of the default model for the photos bundled with installed packages."
     from transfer_course.data import sample_images
+    from transfer_course.pretrained import predict
     from transfer_course.records import load_pretrained
     model = load_pretrained(args.model, device=args.device)
     photos = sample_images()
     device = next(model.parameters()).device
     print(f"{model.record.name} ({model.record.architecture}), offline weights, on {device}:\n")
-    print(_format_table(predict_files(list(photos.values()), model, k=5), 5))
+    print(_format_table(predict(list(photos.values()), model, k=5, errors="report"), 5))
     return 0
 
 # %% ../nbs/90_cli.ipynb #c022
