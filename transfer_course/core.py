@@ -7,7 +7,7 @@ Docs: https://transfer-course.github.io/transfer_course/core.html.md"""
 # %% ../nbs/00_core.ipynb #c002
 from __future__ import annotations
 import configparser, importlib, os, random, tempfile
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
