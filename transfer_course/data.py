@@ -118,7 +118,7 @@ def prefetch_batches(
         try: return prepare(item), None
         except Exception as error: return None, error
     chunks = [items[start:start + batch_size] for start in range(0, len(items), batch_size)]
-    bar = tqdm(total=len(items), disable=not progress, file=sys.stderr)
+    bar = tqdm(total=len(items), disable=not progress, unit="img", file=sys.stderr)
     with ThreadPoolExecutor(workers) as pool, bar:
         submit = lambda chunk: [(item, pool.submit(attempt, item)) for item in chunk]
         ahead = submit(chunks[0]) if chunks else []
