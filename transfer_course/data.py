@@ -30,7 +30,7 @@ __all__ = ['IMAGE_EXTENSIONS', 'DataError', 'image_files', 'sample_images', 'loa
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 
 class DataError(ValueError):
-    "Image data are unusable (no classes, one class, an empty class, mismatched splits); says what to do."
+    "Image data are unusable (no classes, one class, an empty class, mismatched splits): says what to do."
 
 # %% ../nbs/11_data.ipynb #d006
 def _hidden(path: Path, root: Path) -> bool:
@@ -41,13 +41,14 @@ def image_files(
     *sources: str | Path, # Image files (kept as given) and folders (searched)
     recursive: bool = True, # Search sub-folders too
 ) -> list[Path]:
-    "Explicit files as given, then each folder's image files (by extension, not hidden), sorted per folder."
+    "Explicit files as given, then each folder's image files (by extension, not hidden), sorted."
     found = []
     for source in map(Path, sources):
         if not source.is_dir(): found.append(source); continue
         candidates = source.rglob("*") if recursive else source.iterdir()
         found += sorted(p for p in candidates
-                        if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file() and not _hidden(p, source))
+                        if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
+                        and not _hidden(p, source))
     return found
 
 # %% ../nbs/11_data.ipynb #d011
@@ -62,14 +63,14 @@ def sample_images() -> dict[str, Path]:
     photos["grace_hopper"] = Path(matplotlib.get_data_path())/"sample_data"/"grace_hopper.jpg"
     photos.update(china=sklearn_images/"china.jpg", flower=sklearn_images/"flower.jpg")
     missing = [str(path) for path in photos.values() if not path.exists()]
-    if missing: raise FileNotFoundError(f"Sample photos missing from installed packages: {missing}. "
+    if missing: raise FileNotFoundError(f"Sample photos missing from the packages: {missing}. "
                                         "Reinstall scikit-image, matplotlib and scikit-learn.")
     return photos
 
 # %% ../nbs/11_data.ipynb #d009
 def load_image(
     source: str | Path | bytes | Image.Image, # A path, the bytes of an image file, or a PIL image
-    draft_size: int | None = None, # JPEGs: decode at a reduced scale whose shorter side stays >= this
+    draft_size: int | None = None, # JPEGs: decode at a reduced scale, shorter side still >= this
 ) -> Image.Image:
     "Decode `source` completely and return it as an RGB PIL image."
     if isinstance(source, Image.Image): return source.convert("RGB")
@@ -112,7 +113,7 @@ def prefetch_batches(
     workers: int = 2, # Preparing threads
     progress: bool = False, # Show a progress bar on stderr
 ) -> Iterator[list[tuple]]:
-    "Batches of (item, value, None) or (item, None, error), in order; the next one prepared meanwhile."
+    "Batches of (item, value, None) or (item, None, error), in order; the next one prepared meanwhile"
     from tqdm.auto import tqdm
     def attempt(item):
         try: return prepare(item), None
@@ -122,7 +123,7 @@ def prefetch_batches(
     with ThreadPoolExecutor(workers) as pool, bar:
         submit = lambda chunk: [(item, pool.submit(attempt, item)) for item in chunk]
         ahead = submit(chunks[0]) if chunks else []
-        for next_chunk in chunks[1:] + [[]] if chunks else []:  # after the last: nothing more to start
+        for next_chunk in chunks[1:] + [[]] if chunks else []:  # after the last: nothing to start
             current, ahead = ahead, submit(next_chunk)
             yield [(item, *future.result()) for item, future in current]
             bar.update(len(current))
@@ -131,15 +132,16 @@ def prefetch_batches(
 def class_folders(
     folder: Path | str, # A folder holding one sub-folder of images per class
 ) -> dict[str, list[Path]]:
-    "Class name → sorted image files, for each sub-folder of `folder` (hidden folders and files ignored)."
+    "Class name → sorted image files, for each sub-folder of `folder` (hidden ones ignored)."
     folder = Path(folder)
     if not folder.is_dir(): raise DataError(f"{folder} is not a folder.")
-    classes = {sub.name: image_files(sub) for sub in sorted(folder.iterdir()) if sub.is_dir() and not sub.name.startswith(".")}
+    classes = {sub.name: image_files(sub) for sub in sorted(folder.iterdir())
+               if sub.is_dir() and not sub.name.startswith(".")}
     if not classes: raise DataError(f"{folder} has no class folders: put the images of each class "
                                     f"in their own sub-folder ({folder}/<class>/*.jpg).")
     empty = [name for name, files in classes.items() if not files]
-    if empty: raise DataError(f"Class folder(s) with no images in {folder}: {', '.join(empty)}. Add images "
-                              f"(extensions: {', '.join(sorted(IMAGE_EXTENSIONS))}) or remove the folder.")
+    if empty: raise DataError(f"Class folder(s) with no images in {folder}: {', '.join(empty)}. "
+                              f"Add images ({', '.join(sorted(IMAGE_EXTENSIONS))}) or remove the folder.")
     return classes
 
 # %% ../nbs/11_data.ipynb #d017
@@ -149,63 +151,72 @@ class ImageSplit:
     classes: list[str] # Class names; a label is an index into this list
     train: list[tuple[Path, int]] # (image file, label) pairs for training
     valid: list[tuple[Path, int]] # (image file, label) pairs for validation
-    test: list[tuple[Path, int]] = field(default_factory=list) # Held-out (image file, label) pairs; touch once, at the end
+    test: list[tuple[Path, int]] = field(default_factory=list) # Held-out pairs; touch once, at the end
 
 # %% ../nbs/11_data.ipynb #d020
 def _items(by_class: dict[str, list[Path]], classes: list[str]) -> list[tuple[Path, int]]:
     "(file, label) pairs, class by class."
     return [(path, classes.index(name)) for name, paths in by_class.items() for path in paths]
 
-def _subsample(by_class: dict[str, list[Path]], limit: int | None, rng: random.Random) -> dict[str, list[Path]]:
+def _subsample(by_class: dict[str, list[Path]], limit: int | None, rng: random.Random) -> dict:
     "At most `limit` random files per class (all if `limit` is None), sorted."
-    return {name: sorted(rng.sample(paths, min(limit, len(paths)))) if limit else paths for name, paths in by_class.items()}
+    return {name: sorted(rng.sample(paths, min(limit, len(paths)))) if limit else paths
+            for name, paths in by_class.items()}
 
 def _holdout(by_class: dict[str, list[Path]], pct: float, rng: random.Random) -> tuple[dict, dict]:
-    "Split each class at random into (held out: `pct` of it, at least 1 if it has 2+ files; the rest), both sorted."
+    "Split each class at random into (held out: `pct` of it, at least 1 of 2+ files; the rest), sorted."
     shuffled = {name: rng.sample(paths, len(paths)) for name, paths in by_class.items()}
-    counts = {name: max(1, round(pct*len(paths))) if len(paths) > 1 else 0 for name, paths in shuffled.items()}
+    counts = {name: max(1, round(pct*len(paths))) if len(paths) > 1 else 0
+              for name, paths in shuffled.items()}
     return ({name: sorted(paths[:counts[name]]) for name, paths in shuffled.items()},
             {name: sorted(paths[counts[name]:]) for name, paths in shuffled.items()})
 
 def _check_known(split: dict, train: dict, which: str, train_dir: Path) -> None:
     "Every class of a validation or test folder must be a training class."
     unknown = sorted(set(split) - set(train))
-    if unknown: raise DataError(f"{which} classes not in the training folder {train_dir}: {', '.join(unknown)}.")
+    if unknown: raise DataError(f"{which} classes not in the training folder {train_dir}: "
+                                f"{', '.join(unknown)}.")
 
 # %% ../nbs/11_data.ipynb #d022
 def _test_split(train: dict, train_dir: Path, test_dir, test_pct, seed: int) -> tuple[dict, dict]:
-    "(training files left, test files): from `test_dir`, or `test_pct` of each class carved from `train`."
+    "(training files left, test files): from `test_dir`, or `test_pct` of each class of `train`."
     if test_dir is not None and test_pct is not None:
-        raise DataError("Pass either test_dir (a folder of test images) or test_pct (a fraction to hold out), not both.")
+        raise DataError("Pass either test_dir (a folder of test images) or test_pct "
+                        "(a fraction to hold out), not both.")
     if test_dir is not None:
         test = class_folders(test_dir); _check_known(test, train, "Test", train_dir)
         return train, test
     if test_pct is None: return train, {}
-    if not 0 < test_pct < 1: raise DataError(f"test_pct must be a fraction between 0 and 1 (e.g. 0.1), not {test_pct}.")
+    if not 0 < test_pct < 1:
+        raise DataError(f"test_pct must be a fraction between 0 and 1 (e.g. 0.1), not {test_pct}.")
     test, train = _holdout(train, test_pct, random.Random(f"test-{seed}"))
-    if not any(test.values()): raise DataError(f"No test images: too few images per class in {train_dir} to hold out {test_pct:.0%}.")
+    if not any(test.values()):
+        raise DataError(f"No test images: too few images per class in {train_dir} to hold out {test_pct:.0%}.")
     return train, test
 
 # %% ../nbs/11_data.ipynb #d023
 def _check_disjoint(**splits: dict[str, list[Path]]) -> None:
     "No file may be in two splits (e.g. a test folder that is also the training folder)."
-    files = {name: {path.resolve() for paths in split.values() for path in paths} for name, split in splits.items()}
+    files = {name: {path.resolve() for paths in split.values() for path in paths}
+             for name, split in splits.items()}
     names = list(files)
     for i, first in enumerate(names):
         for second in names[i + 1:]:
             shared = files[first] & files[second]
-            if shared: raise DataError(f"{len(shared)} file(s) are in both the {first} and the {second} images, "
-                                       f"e.g. {min(shared)}: use separate folders for each split.")
+            if shared: raise DataError(f"{len(shared)} file(s) are in both the {first} and the {second} "
+                                       f"images, e.g. {min(shared)}: use separate folders for each split.")
 
 # %% ../nbs/11_data.ipynb #d024b
-def _train_and_valid(data_dir: Path, valid_dir, valid_pct, rng: random.Random) -> tuple[Path, dict, dict]:
-    "(training folder, training files, validation files): from valid/ or val/, `valid_dir`, or held out."
+def _train_and_valid(data_dir: Path, valid_dir, valid_pct, rng: random.Random) -> tuple:
+    "(training folder, training files, validation files): valid/ or val/, `valid_dir`, or held out."
     train_dir = data_dir/"train" if (data_dir/"train").is_dir() else data_dir
     if valid_dir is None and train_dir != data_dir and valid_pct is None:
-        valid_dir = next((data_dir/name for name in ("valid", "val") if (data_dir/name).is_dir()), None)
+        valid_dir = next((data_dir/name for name in ("valid", "val") if (data_dir/name).is_dir()),
+                         None)
     train = class_folders(train_dir)
-    if len(train) < 2: raise DataError(f"{train_dir} has only one class folder ({next(iter(train))}): a classifier "
-                                       "needs at least two classes. Add a folder of images for each other class.")
+    if len(train) < 2: raise DataError(f"{train_dir} has only one class folder ({next(iter(train))}): "
+                                       "a classifier needs at least two classes. "
+                                       "Add a folder of images for each other class.")
     if valid_dir is not None:
         valid = class_folders(valid_dir); _check_known(valid, train, "Validation", train_dir)
         return train_dir, train, valid
@@ -222,9 +233,9 @@ def split_image_folders(
     valid_pct: float | None = None, # Fraction of each class held out when there is no valid folder
     seed: int = 42, # Seed of the random hold-outs and sub-sampling
     max_per_class: int | None = None, # Use at most this many training images per class (None: all)
-    max_valid_per_class: int | None = None, # At most this many validation (and test) images per class
+    max_valid_per_class: int | None = None, # At most this many validation (and test) images a class
     test_pct: float | None = None, # Fraction of each class's training images held out as a test set
-    test_dir: Path | str | None = None, # Class folders for a held-out test set (instead of `test_pct`)
+    test_dir: Path | str | None = None, # Class folders for a held-out test set (or `test_pct`)
 ) -> ImageSplit:
     "Find the classes and the train/validation (and test) images under `data_dir`."
     rng = random.Random(seed)
@@ -234,15 +245,18 @@ def split_image_folders(
     train, valid = _subsample(train, max_per_class, rng), _subsample(valid, valid_limit, rng)
     test = _subsample(test, valid_limit, random.Random(f"test-{seed}"))
     if not any(valid.values()):
-        raise DataError(f"No validation images: too few images per class in {train_dir} to hold out {valid_pct:.0%}.")
+        raise DataError(f"No validation images: too few images per class in {train_dir} "
+                        f"to hold out {valid_pct:.0%}.")
     _check_disjoint(train=train, valid=valid, test=test)
-    return ImageSplit(classes, _items(train, classes), _items(valid, classes), _items(test, classes))
+    items = lambda by_class: _items(by_class, classes)
+    return ImageSplit(classes, items(train), items(valid), items(test))
 
 # %% ../nbs/11_data.ipynb #d031
 def _decode(path: Path, short_side: int, interpolation: str) -> torch.Tensor:
     "The image at `path` as uint8 CHW, its shorter side resized to `short_side`."
     image = load_image(path, draft_size=short_side)
-    return TF.pil_to_tensor(TF.resize(image, short_side, interpolation=TF.InterpolationMode(interpolation)))
+    resized = TF.resize(image, short_side, interpolation=TF.InterpolationMode(interpolation))
+    return TF.pil_to_tensor(resized)
 
 def decode_images(
     items: Sequence[tuple[Path, int]], # (image file, label) pairs
@@ -250,7 +264,7 @@ def decode_images(
     interpolation: str = "bicubic", # Resampling filter
     workers: int = 2, # Decoding threads
 ) -> tuple[list[torch.Tensor], list[int], list[str]]:
-    "Decode every image once: (uint8 CHW tensors, labels, skipped-file messages); bad files are skipped."
+    "Decode every image once: (uint8 CHW tensors, labels, skipped-file messages); bad files skipped."
     def attempt(item):
         try: return _decode(item[0], short_side, interpolation), None
         except Exception as error: return None, f"{item[0]}: {type(error).__name__}: {error}"
@@ -265,22 +279,25 @@ class DecodedImages(Dataset):
     def __init__(self,
         images: list[torch.Tensor], # uint8 (3, H, W) images
         labels: list[int], # One label per image
-        transform: Callable, # uint8 image -> model input (e.g. lesson 3's `valid_transform(record)`)
+        transform: Callable, # uint8 image -> model input (e.g. lesson 3's `valid_transform`)
         augment: bool, # Whether `transform` is random (so features cannot be cached)
     ):
-        self.images, self.labels, self.transform, self.augment = images, torch.tensor(labels, dtype=torch.long), transform, augment
+        self.images, self.transform, self.augment = images, transform, augment
+        self.labels = torch.tensor(labels, dtype=torch.long)
     def __len__(self) -> int: return len(self.images)
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]: return self.transform(self.images[index]), self.labels[index]
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.transform(self.images[index]), self.labels[index]
 
 # %% ../nbs/11_data.ipynb #d035b
 def _lesson_transforms(record: ModelRecord) -> tuple[Callable, Callable]:
-    "Lesson 3's (train, valid) transforms for `record` (imported when needed: augment builds on data)."
+    "Lesson 3's (train, valid) transforms for `record` (imported when needed: augment uses data)."
     from transfer_course.augment import train_transform, valid_transform
     return train_transform(record), valid_transform(record)
 
 def _decode_warning(items: Sequence[tuple[Path, int]], record: ModelRecord, workers: int) -> tuple:
     "`decode_images` at the record's resize size, with a warning for each unreadable file."
-    images, labels, skipped = decode_images(items, record.resize_size, record.interpolation, workers)
+    images, labels, skipped = decode_images(items, record.resize_size, record.interpolation,
+                                            workers)
     for message in skipped: warnings.warn(f"Skipping an unreadable image: {message}", stacklevel=4)
     return images, labels, skipped
 
@@ -293,27 +310,30 @@ class ImageData:
         batch_size: int = 32, # Images per batch
         seed: int | None = None, # Seed of the shuffling order; default: the `seed` setting
         workers: int = 2, # Decoding threads
-        train_transform: Callable | None = None, # uint8 image -> augmented input; default: lesson 3's
+        train_transform: Callable | None = None, # Default: lesson 3's train_transform
         valid_transform: Callable | None = None, # uint8 image -> input; default: lesson 3's
     ):
         self.split, self.record, self.batch_size, self.workers = split, record, batch_size, workers
-        self.seed, self.classes = load_settings().seed if seed is None else seed, list(split.classes)
+        self.seed = load_settings().seed if seed is None else seed
+        self.classes = list(split.classes)
         if train_transform is None or valid_transform is None:
             default_train, default_valid = _lesson_transforms(record)
-            train_transform, valid_transform = train_transform or default_train, valid_transform or default_valid
+            train_transform = train_transform or default_train
+            valid_transform = valid_transform or default_valid
         self.valid_transform = valid_transform
         train_images, train_labels, train_skipped = _decode_warning(split.train, record, workers)
         valid_images, valid_labels, valid_skipped = _decode_warning(split.valid, record, workers)
         self.skipped, self._test = train_skipped + valid_skipped, None
         if not train_images: raise DataError("No readable training images.")
-        self.train_plain = DecodedImages(train_images, train_labels, self.valid_transform, augment=False)
-        self.train_augmented = DecodedImages(train_images, train_labels, train_transform, augment=True)
+        self.train_plain = DecodedImages(train_images, train_labels, valid_transform, augment=False)
+        self.train_augmented = DecodedImages(train_images, train_labels, train_transform, True)
         self.valid = DecodedImages(valid_images, valid_labels, self.valid_transform, augment=False)
 
 # %% ../nbs/11_data.ipynb #d038b
 def _loader(dataset: Dataset, batch_size: int, shuffle: bool, seed: int) -> DataLoader:
     "Batches of `dataset`, shuffled with a seeded generator if `shuffle`."
-    return DataLoader(dataset, batch_size, shuffle=shuffle, generator=torch.Generator().manual_seed(seed))
+    generator = torch.Generator().manual_seed(seed)
+    return DataLoader(dataset, batch_size, shuffle=shuffle, generator=generator)
 
 @patch
 def train_loader(self: ImageData,
