@@ -8,7 +8,7 @@ Docs: https://transfer-course.github.io/transfer_course/engine.html.md"""
 from __future__ import annotations
 import io, json, math, sys
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
@@ -17,12 +17,11 @@ from fastcore.basics import patch
 from torch import nn
 
 from .core import atomic_write, choose_device
-from .records import record_to_dict
 
 # %% auto #0
 __all__ = ['EXPORT_FORMAT', 'autocast_dtype', 'Placement', 'placement', 'model_device', 'to_device', 'prepare_model', 'autocast',
-           'grad_scaler', 'preserved_modes', 'infer', 'train_step', 'save_payload', 'load_payload', 'export_payload',
-           'History', 'BestCheckpoint']
+           'grad_scaler', 'preserved_modes', 'infer', 'train_step', 'save_payload', 'load_payload', 'plain_data',
+           'export_payload', 'History', 'BestCheckpoint']
 
 # %% ../nbs/13_engine.ipynb #e005
 def autocast_dtype(
@@ -204,6 +203,16 @@ def load_payload(
         raise ValueError(f"{path} has format {found!r}, expected {expected}; {what_to_do}.")
     return payload
 
+# %% ../nbs/13_engine.ipynb #80f56411
+def plain_data(
+    value: Any, # A dataclass, dict, tuple, list or plain value
+) -> Any:
+    "`value` as dicts, lists, strings and numbers only: safe to store and to load with weights_only=True."
+    if is_dataclass(value) and not isinstance(value, type): value = asdict(value)
+    if isinstance(value, dict): return {key: plain_data(item) for key, item in value.items()}
+    if isinstance(value, (tuple, list)): return [plain_data(item) for item in value]
+    return value
+
 # %% ../nbs/13_engine.ipynb #e028
 EXPORT_FORMAT = "transfer_course.export/1"
 
@@ -214,7 +223,7 @@ def export_payload(
 ) -> dict:
     "An exported model's payload: record, head recipe, class names, weights, metadata, flip TTA."
     state = {name: value.detach().cpu().contiguous() for name, value in model.state_dict().items()}
-    return {"format": EXPORT_FORMAT, "record": record_to_dict(model.record),
+    return {"format": EXPORT_FORMAT, "record": plain_data(model.record),
             "head": dict(model.head_config), "class_names": list(class_names or model.class_names),
             "state_dict": state,
             "metadata": json.loads(json.dumps(metadata or {})),

@@ -7,7 +7,7 @@ Docs: https://transfer-course.github.io/transfer_course/records.html.md"""
 # %% ../nbs/10_records.ipynb #r002
 from __future__ import annotations
 import hashlib, importlib, math, re
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -17,6 +17,7 @@ from torch import nn
 from torchvision.transforms import v2
 
 from .core import choose_device, load_settings
+from .engine import plain_data, prepare_model
 
 # %% auto #0
 __all__ = ['MODELS', 'ModelRecord', 'imagenet_labels', 'WeightsError', 'verify_sha256_prefix', 'efficientnet_lite_weights_file',
@@ -198,9 +199,7 @@ def record_to_dict(
     record: ModelRecord, # The record to store
 ) -> dict:
     "The record as plain lists, strings and numbers (safe to store, and to load with weights_only=True)."
-    def plain(value):
-        return [plain(item) for item in value] if isinstance(value, (tuple, list)) else value
-    return {key: plain(value) for key, value in asdict(record).items()}
+    return plain_data(record)
 
 def record_from_dict(
     values: dict, # The output of `record_to_dict` (unknown keys are ignored)
@@ -308,7 +307,6 @@ def load_pretrained(
         state_dict = rename_efficientnet_lite_keys(saved, model)
     else: state_dict = _torchvision_state_dict(record, settings.model_dir, settings.offline)
     model.load_state_dict(state_dict, strict=True)
-    from transfer_course.engine import prepare_model  # the one device and layout rule (engine is above)
     model = prepare_model(model, device if device is not None else choose_device()).eval()
     model.record = record
     return model
