@@ -15,12 +15,12 @@ from torch import nn
 
 from .core import choose_device, seed_everything
 from .data import DataError, ImageData, ImageSplit, split_image_folders
-from .engine import (EXPORT_FORMAT, export_payload, infer, load_payload, model_device, prepare_model,
-                                    save_payload)
+from .engine import (EXPORT_FORMAT, export_payload, infer, load_payload,
+                                    model_device, prepare_model, save_payload)
 from .finetune import fine_tune
 from .metrics import accuracy, per_class_accuracy
-from .records import (MODELS, ModelRecord, denormalize, get_record, normalize, record_for_size,
-                                     record_from_dict)
+from .records import (MODELS, ModelRecord, denormalize, get_record, normalize,
+                                     record_for_size, record_from_dict)
 from .train import TransferModel, create_transfer_model, evaluate, linear_head
 
 # %% auto #0
@@ -33,13 +33,13 @@ def fit_linear_classifier(
     features: torch.Tensor, # (n, d) training features
     labels: torch.Tensor, # (n,) class indices
     n_classes: int, # Number of classes
-    c: float = 1.0, # Inverse regularisation strength, as scikit-learn's `C` (smaller: simpler weights)
+    c: float = 1.0, # Inverse regularisation strength, scikit-learn's `C` (smaller: simpler weights)
     max_iter: int = 500, # L-BFGS iterations at most
 ) -> nn.Linear:
-    "Multinomial logistic regression (scikit-learn's objective) as an `nn.Linear`, trained with L-BFGS."
+    "Multinomial logistic regression (scikit-learn's objective) as `nn.Linear`, by L-BFGS."
     if len(features) != len(labels) or len(labels) == 0:
-        raise ValueError(f"Need as many labels as feature rows (got {len(labels)} and {len(features)}), "
-                         "and at least one.")
+        raise ValueError(f"Need as many labels as feature rows (got {len(labels)} and "
+                         f"{len(features)}), and at least one.")
     if not c > 0:
         raise ValueError(f"c is an inverse regularisation strength and must be positive (got {c}); "
                          "try 1.0, or 0.1 for a simpler classifier.")
@@ -47,7 +47,8 @@ def fit_linear_classifier(
     linear = nn.Linear(features.shape[1], n_classes).to(features.device)
     nn.init.zeros_(linear.weight); nn.init.zeros_(linear.bias)
     optimizer = torch.optim.LBFGS(linear.parameters(), lr=1, max_iter=max_iter, history_size=20,
-                                  tolerance_grad=1e-6, tolerance_change=1e-10, line_search_fn="strong_wolfe")
+                                  tolerance_grad=1e-6, tolerance_change=1e-10,
+                                  line_search_fn="strong_wolfe")
     def objective() -> torch.Tensor:
         optimizer.zero_grad()
         penalty = linear.weight.pow(2).sum()/(2*c*len(labels))
@@ -62,7 +63,7 @@ def resize_batch(
     images: torch.Tensor, # (N, 3, H, W) preprocessed images
     size: int, # Output height and width in pixels
 ) -> torch.Tensor:
-    "The batch resized to `size`×`size` (antialiased bilinear); the same tensor if it already has that size."
+    "The batch resized to `size`×`size` (antialiased bilinear), or unchanged."
     if tuple(images.shape[-2:]) == (size, size): return images
     return nn.functional.interpolate(images, size=(size, size), mode="bilinear", antialias=True,
                                      align_corners=False)
@@ -83,7 +84,7 @@ def convert_preprocessing(
     source: ModelRecord, # The record they were preprocessed with
     target: ModelRecord, # The record whose preprocessing the result should have
 ) -> torch.Tensor:
-    "The same pixels, preprocessed for `target` instead of `source` (the same tensor if they agree)."
+    "The same pixels, preprocessed for `target` instead of `source` (unchanged if they agree)."
     if _same_preprocessing(source, target): return images
     return normalize(denormalize(images, source), target)
 
@@ -93,31 +94,32 @@ def parse_member(
     "'efficientnet_lite0@224' -> ('efficientnet_lite0', 224), with a clear error for anything else."
     arch, _, size = text.partition("@")
     if arch not in MODELS or not size.isdigit() or int(size) < 32:
-        raise ValueError(f"Ensemble member {text!r}: write ARCH@SIZE with ARCH one of {', '.join(MODELS)} "
-                         "and SIZE at least 32 (e.g. efficientnet_lite2@260).")
+        raise ValueError(f"Ensemble member {text!r}: write ARCH@SIZE with ARCH one of "
+                         f"{', '.join(MODELS)} and SIZE at least 32 (e.g. efficientnet_lite2@260).")
     return arch, int(size)
 
 # %% ../nbs/50_recipes.ipynb #r011
 class ProbeEnsemble(nn.Module):
-    "Frozen pretrained bodies, a logistic regression per member (`arch@size`), probabilities averaged."
+    "Frozen pretrained bodies, a logistic regression per member (`arch@size`), averaged."
     def __init__(self,
         bodies: dict[str, nn.Module], # arch -> pretrained body (shared by the members of that arch)
-        heads: dict[str, nn.Module], # "arch@size" -> head (average pooling + linear) for that member
-        record: ModelRecord, # Preprocessing of the input: the largest member's (every view is resized from it)
+        heads: dict[str, nn.Module], # "arch@size" -> its head (average pooling + linear)
+        record: ModelRecord, # The input's preprocessing: the largest member's
         class_names: Sequence[str], # Names of the outputs, in order
         flip_tta: bool = True, # Average over mirror images too
     ):
         super().__init__()
         members = [parse_member(key) for key in heads]
         if max(size for _, size in members) != record.input_size:
-            raise ValueError(f"The record's input size ({record.input_size}) must be the largest member's size.")
+            raise ValueError(f"The record's input size ({record.input_size}) must be the largest "
+                             "member's size.")
         if missing := {arch for arch, _ in members} - set(bodies):
             raise ValueError(f"No body for {', '.join(sorted(missing))}.")
         self.bodies, self.heads = nn.ModuleDict(bodies), nn.ModuleDict(heads)
         self.record, self.class_names, self.flip_tta = record, tuple(class_names), flip_tta
         self.member_records = {arch: get_record(arch) for arch in bodies}
         self.head_config = {"kind": "probe_ensemble", "members": list(heads)}
-        self.requires_grad_(False)  # fitted in closed form per head (`fit_probe_ensemble`), never by backprop
+        self.requires_grad_(False)  # heads are fitted by `fit_probe_ensemble`, never by backprop
 
     @property
     def members(self) -> list[tuple[str, int]]:
@@ -129,8 +131,9 @@ class ProbeEnsemble(nn.Module):
         arch: str, # The member's body
         size: int, # The member's input size
     ) -> list[torch.Tensor]:
-        "What member `arch@size` sees of a batch: resized, converted to its preprocessing, mirrored if `flip_tta`."
-        converted = convert_preprocessing(resize_batch(images, size), self.record, self.member_records[arch])
+        "What member `arch@size` sees: resized, its preprocessing, mirrored if `flip_tta`."
+        resized = resize_batch(images, size)
+        converted = convert_preprocessing(resized, self.record, self.member_records[arch])
         return mirror_views(converted, self.flip_tta)
 
     def forward(self,
@@ -138,7 +141,8 @@ class ProbeEnsemble(nn.Module):
     ) -> torch.Tensor:
         "Log of the class probabilities averaged over every member and mirror image."
         probabilities = [self.heads[f"{arch}@{size}"](self.bodies[arch](view)).float().softmax(1)
-                         for arch, size in self.members for view in self.member_views(images, arch, size)]
+                         for arch, size in self.members
+                         for view in self.member_views(images, arch, size)]
         return torch.stack(probabilities).mean(0).clamp_min(1e-12).log()
 
 # %% ../nbs/50_recipes.ipynb #r012
@@ -148,29 +152,31 @@ def default_members(
     arch: str, # The chosen body
     size: int | None = None, # Its input size; default: its record's
 ) -> list[str]:
-    "`arch` and a different Lite body (Lite2, or Lite0 for Lite2) at its own size, scaled like `size`."
+    "`arch` and another Lite body (Lite2, or Lite0 for Lite2) at its own size, scaled like `size`."
     partner = DEFAULT_PARTNER if arch != DEFAULT_PARTNER else "efficientnet_lite0"
     own, other = get_record(arch).input_size, get_record(partner).input_size
     size = size or own
-    return [f"{arch}@{size}", f"{partner}@{other if size == own else max(32, 8*int(size*other/own/8 + 0.5))}"]
+    scaled = other if size == own else max(32, 8*int(size*other/own/8 + 0.5))
+    return [f"{arch}@{size}", f"{partner}@{scaled}"]
 
 class _MemberFeatures(nn.Module):
-    "Average-pooled features of every member and view of a batch, side by side (for `engine.infer`)."
+    "Average-pooled features of every member and view of a batch, side by side (for `infer`)."
     def __init__(self, ensemble: ProbeEnsemble): super().__init__(); self.ensemble = ensemble
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         model = self.ensemble
-        return torch.cat([model.bodies[arch](view).float().mean((2, 3)) for arch, size in model.members
+        return torch.cat([model.bodies[arch](view).float().mean((2, 3))
+                          for arch, size in model.members
                           for view in model.member_views(images, arch, size)], 1)
 
 def member_features(
     model: ProbeEnsemble, # Its bodies and views are used
-    loader: Sequence, # (images, labels) batches preprocessed with `model.record`, without augmentation
+    loader: Sequence, # (images, labels) batches preprocessed with `model.record`, not augmented
     progress: bool = False, # Progress bar
 ) -> tuple[dict[str, list[torch.Tensor]], torch.Tensor]:
-    "Pooled features {'arch@size': [plain, mirrored]} of every image of `loader` (one `infer` pass), and labels."
+    "Pooled features {'arch@size': [plain, mirrored]} of `loader`'s images, and their labels."
     features, labels = infer(_MemberFeatures(model), loader, progress=progress)
-    widths = [(f"{arch}@{size}", model.member_records[arch].n_features) for arch, size in model.members
-              for _ in range(1 + model.flip_tta)]
+    widths = [(f"{arch}@{size}", model.member_records[arch].n_features)
+              for arch, size in model.members for _ in range(1 + model.flip_tta)]
     by_member = {key: [] for key in model.heads}
     for (key, _), part in zip(widths, features.split([width for _, width in widths], dim=1)):
         by_member[key].append(part)
@@ -178,15 +184,16 @@ def member_features(
 
 # %% ../nbs/50_recipes.ipynb #r013
 def create_probe_ensemble(
-    members: Sequence[str], # "arch@size" for each member, e.g. `default_members("efficientnet_lite0")`
+    members: Sequence[str], # "arch@size" of each member, e.g. from `default_members`
     class_names: Sequence[str], # The classes
     flip_tta: bool = True, # Mirror images: trained on and averaged over
-    pretrained: bool = True, # Load the pretrained bodies (False: random, e.g. to load an export into)
+    pretrained: bool = True, # Load the pretrained bodies (False: random, to load an export into)
     device: str | torch.device | None = None, # Default: `choose_device()`
 ) -> ProbeEnsemble:
-    "An untrained ensemble: pretrained bodies, zero heads; its record preprocesses for the largest member."
+    "An untrained ensemble: pretrained bodies, zero heads; its record is the largest member's."
     parsed = [parse_member(text) for text in members]
-    if len(set(parsed)) != len(parsed): raise ValueError(f"Ensemble members repeat: {', '.join(members)}.")
+    if len(set(parsed)) != len(parsed):
+        raise ValueError(f"Ensemble members repeat: {', '.join(members)}.")
     largest_arch, largest_size = max(parsed, key=lambda member: member[1])
     bodies, heads = {}, {}
     for arch, size in parsed:
@@ -204,29 +211,34 @@ def fit_probe_ensemble(
     c: float = 1.0, # Inverse regularisation of each logistic regression (scikit-learn's `C`)
     progress: bool = True, # Progress bar
 ) -> dict:
-    "Fit each member's logistic regression on frozen pooled features (and mirrors); return the validation report."
+    "Fit each member's logistic regression on frozen pooled features (and mirrors); report."
     if data.record != model.record:
-        raise ValueError("Decode the photos for the ensemble's record: ImageData(split, model.record).")
+        raise ValueError("Decode the photos for the ensemble's record: "
+                         "ImageData(split, model.record).")
     started = time.perf_counter()
-    train, train_labels = member_features(model, data.train_loader(augment=False, shuffle=False), progress)
+    plain = data.train_loader(augment=False, shuffle=False)
+    train, train_labels = member_features(model, plain, progress)
     valid, valid_labels = member_features(model, data.valid_loader(), progress)
-    seconds, started, n_classes = {"features": time.perf_counter() - started}, time.perf_counter(), len(data.classes)
+    seconds, n_classes = {"features": time.perf_counter() - started}, len(data.classes)
+    started = time.perf_counter()
     device = model_device(model)
     for key, views in train.items():
         labels = train_labels.repeat(len(views))
-        model.heads[key].fc = fit_linear_classifier(torch.cat(views).to(device), labels, n_classes, c=c)
+        features = torch.cat(views).to(device)
+        model.heads[key].fc = fit_linear_classifier(features, labels, n_classes, c=c)
     seconds["fit"] = time.perf_counter() - started
     with torch.no_grad():
-        per_member = {key: torch.stack([model.heads[key].fc(view.to(device)).softmax(1).cpu() for view in views])
-                      .mean(0) for key, views in valid.items()}
+        per_member = {key: torch.stack([model.heads[key].fc(view.to(device)).softmax(1).cpu()
+                                        for view in views]).mean(0) for key, views in valid.items()}
     log_probabilities = torch.stack(list(per_member.values())).mean(0).clamp_min(1e-12).log()
     per_class = per_class_accuracy(log_probabilities, valid_labels, n_classes)
     return {"valid_loss": nn.functional.nll_loss(log_probabilities, valid_labels).item(),
-            "accuracy": accuracy(log_probabilities, valid_labels), "per_class": [float(v) for v in per_class],
-            "member_accuracy": {key: accuracy(p, valid_labels) for key, p in per_member.items()}, "seconds": seconds}
+            "accuracy": accuracy(log_probabilities, valid_labels),
+            "per_class": [float(v) for v in per_class], "seconds": seconds,
+            "member_accuracy": {key: accuracy(p, valid_labels) for key, p in per_member.items()}}
 
 # %% ../nbs/50_recipes.ipynb #r018
-_EXPORT_ADVICE = "export the model again with transfer_course.recipes.export (or `transfer-course train`)"
+_EXPORT_ADVICE = "export the model again (recipes.export or `transfer-course train`)"
 
 def export(
     model: TransferModel | ProbeEnsemble, # A trained model
@@ -234,7 +246,7 @@ def export(
     class_names: Sequence[str] | None = None, # Class names; default: `model.class_names`
     metadata: dict | None = None, # Extra JSON-able information (e.g. validation accuracy)
 ) -> Path:
-    "Write `engine.export_payload` (weights, record, head recipe, class names) to one file, atomically."
+    "Write `engine.export_payload` (weights, record, head, class names) to one file, atomically."
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     return Path(save_payload(export_payload(model, class_names, metadata), path, EXPORT_FORMAT))
 
@@ -249,21 +261,23 @@ def load_exported(
     if kind == "probe_ensemble":
         model = create_probe_ensemble(head["members"], class_names, pretrained=False, device="cpu")
         if model.record != record:
-            raise ValueError(f"{path}: the ensemble's preprocessing record does not match its members.")
+            raise ValueError(f"{path}: the ensemble's preprocessing record does not match "
+                             "its members.")
     else:
         base = get_record(record.name) if record.name in MODELS else record
-        model = create_transfer_model(base, class_names, head=kind, size=record.input_size, pretrained=False,
-                                      device="cpu", **head)
+        model = create_transfer_model(base, class_names, head=kind, size=record.input_size,
+                                      pretrained=False, device="cpu", **head)
         model.record = record
     model.load_state_dict(payload["state_dict"], strict=True)
-    model.metadata, model.flip_tta = payload.get("metadata", {}), bool(payload.get("flip_tta", False))
+    model.metadata = payload.get("metadata", {})
+    model.flip_tta = bool(payload.get("flip_tta", False))
     return prepare_model(model, device if device is not None else choose_device()).eval()
 
 # %% ../nbs/50_recipes.ipynb #r021
 RECIPES = ("ensemble", "fine-tune")
 
 def _decode(split: ImageSplit, record: ModelRecord, batch_size: int, seed: int) -> ImageData:
-    "Decode the split; unreadable files become warnings on stderr (and are listed in `data.skipped`)."
+    "Decode the split; unreadable files become warnings on stderr (listed in `data.skipped`)."
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         data = ImageData(split, record, batch_size=batch_size, seed=seed)
@@ -271,11 +285,11 @@ def _decode(split: ImageSplit, record: ModelRecord, batch_size: int, seed: int) 
     return data
 
 # %% ../nbs/50_recipes.ipynb #r022
-def _train_fine_tune(model: TransferModel, data: ImageData, epochs: int, freeze_epochs: int, lr: float,
-                     flip_tta: bool, progress: bool) -> tuple[dict, dict, dict]:
+def _train_fine_tune(model: TransferModel, data: ImageData, epochs: int, freeze_epochs: int,
+                     lr: float, flip_tta: bool, progress: bool) -> tuple[dict, dict, dict]:
     "The fine-tune recipe: metrics, timings and details."
-    result = fine_tune(model, data, epochs=epochs, base_lr=lr, freeze_epochs=freeze_epochs, patience=5,
-                       progress=progress)
+    result = fine_tune(model, data, epochs=epochs, base_lr=lr, freeze_epochs=freeze_epochs,
+                       patience=5, progress=progress)
     model.flip_tta = flip_tta
     final = evaluate(model, data.valid_loader()) if flip_tta else result.final
     return final, dict(result.seconds), {"kept": result.kept}
@@ -285,10 +299,10 @@ def train_from_folders(
     arch: str = "efficientnet_lite0", # A name in `records.MODELS`
     valid_dir: Path | str | None = None, # Validation class folders
     valid_pct: float | None = None, # Held-out fraction when there is no validation folder
-    recipe: str = "ensemble", # "ensemble": probes on frozen features of several bodies; "fine-tune": lesson 5's
-    members: Sequence[str] | None = None, # Ensemble: "arch@size" members; default: `default_members(arch, size)`
+    recipe: str = "ensemble", # "ensemble" (probes on frozen bodies) or "fine-tune" (lesson 5)
+    members: Sequence[str] | None = None, # Ensemble: "arch@size" (default: `default_members`)
     c: float = 1.0, # Ensemble: inverse regularisation of each logistic regression
-    freeze_epochs: int = 20, # Fine-tune: frozen (cached) head epochs; early stopping with patience 5
+    freeze_epochs: int = 20, # Fine-tune: frozen (cached) head epochs, early stopping (patience 5)
     epochs: int = 2, # Fine-tune: unfrozen epochs
     lr: float = 2e-3, # Fine-tune: head learning rate (the body's are lower, see `fine_tune`)
     size: int | None = None, # Image size of `arch`; default: its record's input size
@@ -298,15 +312,16 @@ def train_from_folders(
     progress: bool = True, # Progress bars on stderr
     flip_tta: bool = True, # Average predictions with the mirror image; metrics include it
 ) -> tuple[TransferModel | ProbeEnsemble, dict]:
-    "Split, decode, train with `recipe`; return the model and a summary (classes, seconds, validation metrics)."
-    if recipe not in RECIPES: raise ValueError(f"Unknown recipe {recipe!r}: choose one of {', '.join(RECIPES)}.")
+    "Split, decode, train with `recipe`: the model and a summary (classes, seconds, metrics)."
+    if recipe not in RECIPES:
+        raise ValueError(f"Unknown recipe {recipe!r}: choose one of {', '.join(RECIPES)}.")
     for text in members or []: parse_member(text)  # a bad member fails before any photo is read
     seed = seed_everything(seed)
     timings, started = {}, time.perf_counter()
     split = split_image_folders(data_dir, valid_dir=valid_dir, valid_pct=valid_pct, seed=seed)
     if recipe == "ensemble":
-        model = create_probe_ensemble(members or default_members(arch, size), split.classes, flip_tta=flip_tta,
-                                      device=device)
+        model = create_probe_ensemble(members or default_members(arch, size), split.classes,
+                                      flip_tta=flip_tta, device=device)
     else: model = create_transfer_model(arch, split.classes, size=size, device=device)
     data = _decode(split, model.record, batch_size, seed)
     timings["decode"] = time.perf_counter() - started
@@ -315,21 +330,25 @@ def train_from_folders(
         timings.update(final["seconds"])
         details = {"members": list(model.heads), "member_accuracy": final["member_accuracy"]}
     else:
-        final, seconds, details = _train_fine_tune(model, data, epochs, freeze_epochs, lr, flip_tta, progress)
+        final, seconds, details = _train_fine_tune(model, data, epochs, freeze_epochs, lr, flip_tta,
+                                                   progress)
         timings.update(seconds)
     per_class = [float(value) for value in final["per_class"]]
-    summary = {"classes": list(split.classes), "n_train": len(data.train_plain), "n_valid": len(data.valid),
-               "skipped": list(data.skipped), "arch": arch, "recipe": recipe, "size": model.record.input_size,
-               **details, "phases_seconds": {k: round(v, 2) for k, v in timings.items()}, "flip_tta": flip_tta,
+    summary = {"classes": list(split.classes), "n_train": len(data.train_plain),
+               "n_valid": len(data.valid), "skipped": list(data.skipped), "arch": arch,
+               "recipe": recipe,
+               "size": model.record.input_size, **details, "flip_tta": flip_tta,
+               "phases_seconds": {k: round(v, 2) for k, v in timings.items()},
                "valid_accuracy": final["accuracy"], "valid_loss": final["valid_loss"],
                "per_class_accuracy": dict(zip(split.classes, per_class))}
     return model, summary
 
 # %% ../nbs/50_recipes.ipynb #r023
 def _resolve_recipe(args: argparse.Namespace) -> str:
-    "The recipe the options ask for: fine-tune options imply it; mixing them with the ensemble is an error."
-    fine_tune_options = [flag for flag, value in (("--freeze-epochs", args.freeze_epochs), ("--epochs", args.epochs),
-                                                  ("--lr", args.lr)) if value is not None]
+    "The recipe the options ask for: fine-tune options imply it; mixing recipes is an error."
+    options = (("--freeze-epochs", args.freeze_epochs), ("--epochs", args.epochs),
+               ("--lr", args.lr))
+    fine_tune_options = [flag for flag, value in options if value is not None]
     recipe = args.recipe or ("fine-tune" if fine_tune_options else "ensemble")
     if recipe == "ensemble" and fine_tune_options:
         raise ValueError(f"{', '.join(fine_tune_options)} only apply to --recipe fine-tune; "
@@ -343,7 +362,8 @@ def _print_summary(summary: dict) -> None:
     "The human-readable report of `transfer-course train`."
     print(f"{summary['n_train']} training / {summary['n_valid']} validation photos, "
           f"classes: {', '.join(summary['classes'])}")
-    print("time: " + ", ".join(f"{phase} {seconds:.1f} s" for phase, seconds in summary["phases_seconds"].items()))
+    phases = summary["phases_seconds"].items()
+    print("time: " + ", ".join(f"{phase} {seconds:.1f} s" for phase, seconds in phases))
     how = (f"members {', '.join(summary['members'])}" if summary["recipe"] == "ensemble"
            else f"{summary['kept']} weights")
     print(f"{summary['recipe']}: validation accuracy {summary['valid_accuracy']:.3f}, "
@@ -353,13 +373,14 @@ def _print_summary(summary: dict) -> None:
 def run_train(
     args: argparse.Namespace, # The parsed `transfer-course train` options
 ) -> int:
-    "The `train` command: train on DATA_DIR, export, print a summary or JSON. Exit status 2 for bad input."
+    "The `train` command: train on DATA_DIR, export, print a summary or JSON; exit 2 on bad input."
     def given(value, default): return default if value is None else value
     try:
         recipe = _resolve_recipe(args)
         model, summary = train_from_folders(args.data_dir, arch=args.arch, valid_dir=args.valid_dir,
             valid_pct=args.valid_pct, recipe=recipe, members=args.members, c=given(args.c, 1.0),
-            freeze_epochs=given(args.freeze_epochs, 20), epochs=given(args.epochs, 2), lr=given(args.lr, 2e-3),
+            freeze_epochs=given(args.freeze_epochs, 20), epochs=given(args.epochs, 2),
+            lr=given(args.lr, 2e-3),
             size=args.size, batch_size=args.batch_size, device=args.device, seed=args.seed,
             progress=not args.json and sys.stderr.isatty(), flip_tta=not args.no_tta)
     except (DataError, ValueError) as error:
