@@ -27,7 +27,8 @@ import numpy as np
 import torch
 
 from transfer_course.core import find_dataset, seed_everything
-from transfer_course.data import ImageData, ImageSplit, split_image_folders
+from transfer_course.augment import image_data
+from transfer_course.data import ImageSplit, split_image_folders
 from transfer_course.finetune import fastai_dataloaders, fastai_learner, fine_tune
 from transfer_course.recipes import train_from_folders
 from transfer_course.records import get_record
@@ -42,7 +43,7 @@ def timer():
 def ours_data(split, size, seed):
     clock = timer()
     model = create_transfer_model("efficientnet_lite0", split.classes, size=size, device="cpu")
-    data = ImageData(split, model.record, batch_size=32, seed=seed)
+    data = image_data(split, model.record, batch_size=32, seed=seed)
     return model, data, clock()
 
 
@@ -166,9 +167,9 @@ def resplit_comparison(split, size, seed, n_splits):
                                          member_features)
     everything = ImageSplit(split.classes, split.train + split.valid, split.valid[:1])
     ensemble = create_probe_ensemble(default_members("efficientnet_lite0", size), split.classes, device="cpu")
-    views, labels = member_features(ensemble, ImageData(everything, ensemble.record, batch_size=32, seed=seed).train_loader(augment=False, shuffle=False))
+    views, labels = member_features(ensemble, image_data(everything, ensemble.record, batch_size=32, seed=seed).train_loader(augment=False, shuffle=False))
     probe_model = create_transfer_model("efficientnet_lite0", split.classes, size=size, device="cpu")
-    probe_data = ImageData(everything, probe_model.record, batch_size=32, seed=seed)
+    probe_data = image_data(everything, probe_model.record, batch_size=32, seed=seed)
     probe_x = compute_features(probe_model, probe_data.train_loader(augment=False, shuffle=False)).tensors[0][:, probe_model.record.n_features:].numpy()
     labels, results = labels.numpy(), {"ensemble": [], "probe scaled": [], "probe raw": []}
     splitter = StratifiedShuffleSplit(n_splits=n_splits, test_size=len(split.valid)/len(everything.train), random_state=seed)

@@ -8,7 +8,15 @@ from PIL import UnidentifiedImageError
 from transfer_course.core import find_dataset
 from transfer_course.data import (DataError, ImageData, ImageSplit, decode_images, image_files, image_name, load_image,
                                   prefetch_batches, read_error_message, split_image_folders)
-from transfer_course.records import get_record
+from torchvision.transforms import v2
+
+from transfer_course.records import get_record, input_transform
+
+
+def plain_transforms(record) -> dict:
+    "Deterministic transforms for both splits (lesson 3's come from `augment.image_data`)."
+    centre = v2.Compose([v2.CenterCrop(record.input_size), input_transform(record)])
+    return {"train_transform": centre, "valid_transform": centre}
 
 
 def touch(root, *names, content=b""):
@@ -119,13 +127,15 @@ def test_image_data_decodes_once_skips_bad_files_and_touches_test_on_demand(tmp_
     split = ImageSplit(["cats", "cups"], items("cats0.png", "cups0.png", "broken.jpg"), items("cats1.png", "cups1.png"),
                        items("cats2.png", "cups2.png"))
     record = get_record("efficientnet_lite0")
-    with pytest.warns(UserWarning, match="broken.jpg"): data = ImageData(split, record, batch_size=4, seed=0)
+    with pytest.warns(UserWarning, match="broken.jpg"): data = ImageData(split, record, batch_size=4, seed=0, **plain_transforms(record))
     assert len(data.train_plain) == 2 and data._test is None
     images, labels = next(iter(data.test_loader()))
     assert images.shape == (2, 3, 224, 224) and labels.tolist() == [0, 1]
     valid_images, _ = next(iter(data.valid_loader()))
     torch.testing.assert_close(images, valid_images)  # same photos, same (deterministic) preprocessing
-    no_test = ImageData(ImageSplit(split.classes, split.train[:2], split.valid), record, batch_size=4)
+    with pytest.raises(TypeError, match="train_transform"): ImageData(split, record)  # transforms are explicit
+    no_test = ImageData(ImageSplit(split.classes, split.train[:2], split.valid), record, batch_size=4,
+                        **plain_transforms(record))
     with pytest.raises(DataError, match="no test images"): no_test.test_loader()
 
 

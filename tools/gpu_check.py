@@ -93,14 +93,14 @@ def step_predict(device, size, state) -> Step:
 def step_decode(device, size, state) -> Step:
     from transfer_course.core import find_dataset, load_settings
     split_image_folders = lesson("split_image_folders", "data", "train")
-    ImageData = lesson("ImageData", "data", "train")
+    image_data = lesson("image_data", "augment")
     get_record = lesson("get_record", "records", "pretrained")
     record_for_size = lesson("record_for_size", "records", "train")
     seed = load_settings().seed
     split = split_image_folders(find_dataset("clothing_small_5cls"), max_per_class=size["per_class"],
                                 max_valid_per_class=size["valid_per_class"], seed=seed)
     record = record_for_size(get_record("efficientnet_lite0"), size["image_size"])
-    with Clock(device) as clock: data = ImageData(split, record, batch_size=size["batch_size"], seed=seed)
+    with Clock(device) as clock: data = image_data(split, record, batch_size=size["batch_size"], seed=seed)
     state.update(split=split, data=data, seed=seed)
     count = len(split.train) + len(split.valid)
     return Step("decode", "cpu", clock.seconds, count, None,
@@ -161,14 +161,14 @@ def step_bn_lab(device, size, state) -> Step:
     import torch
     from transfer_course.core import find_dataset
     split_image_folders = lesson("split_image_folders", "data", "train")
-    ImageData = lesson("ImageData", "data", "train")
+    image_data = lesson("image_data", "augment")
     create_transfer_model = lesson("create_transfer_model", "train")
     train_head_with_bn_policy = lesson("train_head_with_bn_policy", "pitfalls")
     accuracy_in_bn_mode = lesson("accuracy_in_bn_mode", "pitfalls")
     split = split_image_folders(find_dataset("clothing_small_5cls"), max_per_class=size["lab_per_class"], seed=42)
     template = create_transfer_model("efficientnet_lite0", split.classes, head="linear", size=size["lab_size"],
                                      device=device)
-    data = ImageData(split, template.record, batch_size=16, seed=42)
+    data = image_data(split, template.record, batch_size=16, seed=42)
     accuracies, seconds = {}, 0.0
     for policy in size["policies"]:
         model = copy.deepcopy(template)

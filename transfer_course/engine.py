@@ -122,13 +122,14 @@ def infer(
     model: nn.Module, # Any model; its train/eval modes are restored afterwards
     batches: Iterable, # Input tensors, or (inputs, targets) pairs, e.g. a DataLoader
     progress: bool = False, # Show a progress bar on stderr
+    eval_mode: bool = True, # False: keep the caller's modes (e.g. BatchNorm on batch statistics)
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     "Outputs of every batch (float32, CPU) in eval mode; (outputs, targets) for batches of pairs."
     from tqdm.auto import tqdm
     where = placement(model_device(model))
     outputs, targets = [], []
     with preserved_modes(model), torch.inference_mode(), autocast(where):
-        model.eval()
+        if eval_mode: model.eval()
         for batch in tqdm(batches, "infer", disable=not progress, file=sys.stderr, leave=False):
             if isinstance(batch, (list, tuple)):
                 if len(batch) != 2:

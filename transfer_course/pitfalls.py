@@ -15,7 +15,7 @@ import torchvision.transforms.functional as TF
 import matplotlib.pyplot as plt
 from .core import seed_everything
 from .data import image_files, load_image
-from .engine import infer, model_device, to_device, train_step
+from .engine import grad_scaler, infer, model_device, train_step
 from .metrics import accuracy, top_k_accuracy
 from .pretrained import predict
 from .records import ModelRecord, imagenet_labels, load_pretrained, normalize
@@ -244,11 +244,12 @@ def train_head_with_bn_policy(
     for bn in batchnorm_layers(model.body).values(): bn.momentum = momentum
     model.train(); freeze_bn(model.body, bn_policy)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
+    scaler = grad_scaler(model_device(model))  # None except for fp16 on a GPU
     started = time.perf_counter()
     for epoch in range(epochs):
         model.train(); freeze_bn(model.body, bn_policy)  # .train() would undo the policy otherwise
-        steps = [(train_step(model, images, labels, F.cross_entropy, optimizer)[1].cpu(), labels)
-                 for images, labels in train_loader]
+        steps = [(train_step(model, images, labels, F.cross_entropy, optimizer, scaler)[1].cpu(),
+                  labels) for images, labels in train_loader]
     model.eval()
     reported = accuracy(*map(torch.cat, zip(*steps)))
     return {"policy": policy, "train accuracy (as reported while training)": reported,
@@ -262,13 +263,9 @@ def accuracy_in_bn_mode(
 ) -> float:
     "Accuracy over `loader` with BN in eval mode, or with batch statistics (on a copy of `model`)."
     if not batch_statistics: return accuracy(*infer(model, loader))
-    subject, scores, targets = copy.deepcopy(model).eval(), [], []
+    subject = copy.deepcopy(model).eval()  # a copy: the running statistics of `model` stay as they are
     for bn in batchnorm_layers(subject).values(): bn.train()
-    with torch.no_grad():  # not engine.infer: it always switches to eval mode
-        for images, labels in loader:
-            scores.append(subject(to_device(images, model_device(subject))).float().cpu())
-            targets.append(labels)
-    return accuracy(torch.cat(scores), torch.cat(targets))
+    return accuracy(*infer(subject, loader, eval_mode=False))
 
 # %% ../nbs/07_pitfalls.ipynb #c050
 def bn_freeze_report(
