@@ -42,7 +42,7 @@ sync-check: $(STAMP)
 	@rm -rf .sync-check
 	@$(BIN)/python tools/make_readme.py --check
 
-test: $(STAMP) sync-check
+test: $(STAMP) sync-check lint lesson-stats
 	$(TEST_ENV) $(BIN)/python -m pytest tests nbs --nbval-lax -p no:cacheprovider -q
 
 bench: $(STAMP)

@@ -29,7 +29,9 @@ class CheckResult:
     status: str # One of "passed", "failed", "not_attempted", "error"
     message: str = "" # What the student should read: why it failed and what to try
     @property
-    def passed(self) -> bool: return self.status == "passed"
+    def passed(self) -> bool:
+        "Whether the check passed."
+        return self.status == "passed"
 
 def passed(
     message: str = "correct", # What the student reads

@@ -241,9 +241,13 @@ class History:
     feature_seconds: float = 0.0 # Time spent computing cached features (`train.fit_head_cached`)
 
     @property
-    def best(self) -> dict: return self.epochs[self.best_epoch]
+    def best(self) -> dict:
+        "The row of the epoch whose weights were restored."
+        return self.epochs[self.best_epoch]
     @property
-    def seconds(self) -> float: return sum(row["seconds"] for row in self.epochs)
+    def seconds(self) -> float:
+        "Training time over all epochs."
+        return sum(row["seconds"] for row in self.epochs)
 
     def __repr__(self) -> str:
         first = self.epochs[0] if self.epochs else {}

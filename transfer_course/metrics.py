@@ -6,15 +6,20 @@ Docs: https://transfer-course.github.io/transfer_course/metrics.html.md"""
 
 # %% ../nbs/14_metrics.ipynb #m002
 from __future__ import annotations
+from typing import Sequence, Union
+
+import numpy as np
 import torch
 
+ArrayLike = Union[torch.Tensor, np.ndarray, Sequence]  # a tensor, a NumPy array or nested lists
+
 # %% auto #0
-__all__ = ['accuracy', 'top_k_accuracy', 'confusion_matrix', 'per_class_accuracy']
+__all__ = ['ArrayLike', 'accuracy', 'top_k_accuracy', 'confusion_matrix', 'per_class_accuracy']
 
 # %% ../nbs/14_metrics.ipynb #m006
 def _checked(
-    scores, # (N, C) scores, or (N,) predicted classes when `allow_predictions`
-    targets, # (N,) actual class indices
+    scores: ArrayLike, # (N, C) scores, or (N,) predicted classes when `allow_predictions`
+    targets: ArrayLike, # (N,) actual class indices
     allow_predictions: bool = False, # Accept (N,) predictions instead of scores
 ) -> tuple[torch.Tensor, torch.Tensor]:
     "Scores (float, or long predictions) and targets (long) as CPU tensors, after checking their shapes and values."
@@ -37,8 +42,8 @@ def _checked(
 
 # %% ../nbs/14_metrics.ipynb #m008
 def accuracy(
-    scores, # (N, C) logits or probabilities
-    targets, # (N,) actual class indices
+    scores: ArrayLike, # (N, C) logits or probabilities
+    targets: ArrayLike, # (N,) actual class indices
 ) -> float:
     "Fraction of rows whose highest score is at the target class (top-1 accuracy)."
     scores, targets = _checked(scores, targets)
@@ -46,8 +51,8 @@ def accuracy(
 
 # %% ../nbs/14_metrics.ipynb #m011
 def top_k_accuracy(
-    scores, # (N, C) logits or probabilities
-    targets, # (N,) actual class indices
+    scores: ArrayLike, # (N, C) logits or probabilities
+    targets: ArrayLike, # (N,) actual class indices
     k: int = 5, # Right when the target is among the k highest scores; 1 <= k <= C
 ) -> float:
     "Fraction of rows whose target class is among the `k` highest scores."
@@ -58,8 +63,8 @@ def top_k_accuracy(
 
 # %% ../nbs/14_metrics.ipynb #m014
 def confusion_matrix(
-    scores_or_predictions, # (N, C) scores, or (N,) predicted class indices
-    targets, # (N,) actual class indices
+    scores_or_predictions: ArrayLike, # (N, C) scores, or (N,) predicted class indices
+    targets: ArrayLike, # (N,) actual class indices
     n_classes: int, # Number of classes C
 ) -> torch.Tensor:
     "(C, C) int64 counts: row = actual class, column = predicted class."
@@ -74,8 +79,8 @@ def confusion_matrix(
 
 # %% ../nbs/14_metrics.ipynb #m017
 def per_class_accuracy(
-    scores, # (N, C) logits or probabilities
-    targets, # (N,) actual class indices
+    scores: ArrayLike, # (N, C) logits or probabilities
+    targets: ArrayLike, # (N,) actual class indices
     n_classes: int | None = None, # Number of classes C, checked against the scores; default: their columns
 ) -> torch.Tensor:
     "(C,) float64: fraction of each actual class predicted right; NaN for a class without examples."

@@ -48,7 +48,10 @@ class AdaptiveConcatPool2d(nn.Module):
     def __init__(self):
         super().__init__()
         self.max_pool, self.avg_pool = nn.AdaptiveMaxPool2d(1), nn.AdaptiveAvgPool2d(1)
-    def forward(self, maps: torch.Tensor) -> torch.Tensor:
+    def forward(self,
+        maps: torch.Tensor, # (N, C, H, W) feature maps
+    ) -> torch.Tensor:
+        "(N, 2C, 1, 1): max- and average-pooled maps side by side."
         return torch.cat([self.max_pool(maps), self.avg_pool(maps)], dim=1)
 
 # %% ../nbs/04_head.ipynb #h019

@@ -41,9 +41,13 @@ class Bundle:
     preload: tuple # Modules for warm kernels
     sha256: str # Hash of bundle.json
     @property
-    def notebooks(self) -> list[str]: return list(dict.fromkeys(e.notebook for e in self.exercises))
+    def notebooks(self) -> list[str]:
+        "The assignment's notebooks, in exercise order."
+        return list(dict.fromkeys(e.notebook for e in self.exercises))
     @property
-    def max_total(self) -> float: return sum(e.points for e in self.exercises)
+    def max_total(self) -> float:
+        "The most points a submission can get."
+        return sum(e.points for e in self.exercises)
 
 # %% ../../nbs/83_bundle.ipynb #b09
 def write_bundle(

@@ -46,9 +46,13 @@ class SubmissionResult:
     notebook_sha256: str = "" # Hashes of the submitted notebooks, comma-separated
     execution_seconds: float = 0.0 # Time spent running the student's cells
     @property
-    def total(self) -> float: return sum(e.score for e in self.exercises)
+    def total(self) -> float:
+        "Points scored over all exercises."
+        return sum(e.score for e in self.exercises)
     @property
-    def max_total(self) -> float: return sum(e.max_score for e in self.exercises)
+    def max_total(self) -> float:
+        "Points available over all exercises."
+        return sum(e.max_score for e in self.exercises)
 
 # %% ../../nbs/85_gradebook.ipynb #k09
 SCHEMA = """
