@@ -115,10 +115,11 @@ def test_default_recipe_is_the_probe_ensemble(ensemble_run):
 
 def test_exported_ensemble_predicts_as_measured(ensemble_run):
     "The file on disk, evaluated again on the validation photos, gives the accuracy and loss the command reported."
-    from transfer_course.data import ImageData, split_image_folders
+    from transfer_course.augment import image_data
+    from transfer_course.data import split_image_folders
     root, out, result = ensemble_run
     summary, model = json.loads(result.stdout), load_exported(out, device="cpu")
-    data = ImageData(split_image_folders(root), model.record, batch_size=16, seed=0)
+    data = image_data(split_image_folders(root), model.record, batch_size=16, seed=0)
     again = evaluate(model, data.valid_loader())
     assert again["accuracy"] == pytest.approx(summary["valid_accuracy"], abs=1e-6)
     assert again["valid_loss"] == pytest.approx(summary["valid_loss"], rel=1e-3)

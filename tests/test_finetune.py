@@ -8,7 +8,8 @@ from torch.utils.data import DataLoader, TensorDataset
 
 import transfer_course.finetune as finetune
 from transfer_course.core import find_dataset, seed_everything
-from transfer_course.data import ImageData, split_image_folders
+from transfer_course.augment import image_data
+from transfer_course.data import split_image_folders
 from transfer_course.finetune import (FineTuneResult, finder_result, fine_tune, gradual_unfreeze, lr_find,
                                       smooth_losses, valley)
 from transfer_course.train import create_transfer_model, layer_groups
@@ -70,7 +71,7 @@ def test_lr_find_refuses_an_empty_loader(head_problem):
 def small_data():
     split = split_image_folders(find_dataset("hymenoptera"), max_per_class=6, max_valid_per_class=3, seed=0)
     model = create_transfer_model("efficientnet_lite0", split.classes, size=64, device="cpu")
-    return split, ImageData(split, model.record, batch_size=8, seed=0)
+    return split, image_data(split, model.record, batch_size=8, seed=0)
 
 
 def test_fine_tune_keeps_the_frozen_weights_when_unfreezing_does_worse(small_data):

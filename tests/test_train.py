@@ -231,3 +231,14 @@ def test_a_failed_checkpoint_write_keeps_the_previous_file(tmp_path, monkeypatch
     with pytest.raises(OSError): tracker.update(0.5, model, 1)
     monkeypatch.undo()
     assert load_payload(tmp_path/"best.pt", EXPORT_FORMAT)["metadata"]["epoch"] == 0
+
+
+def test_fit_schedules_runs_of_very_few_steps():
+    "2 epochs x 2 batches: a one-cycle warm-up of 0.25 x 4 = 1 step used to divide by zero inside OneCycleLR."
+    from torch.utils.data import DataLoader, TensorDataset
+    torch.manual_seed(0)
+    inputs = torch.randn(8, 4); targets = (inputs[:, 0] > 0).long()
+    loader = DataLoader(TensorDataset(inputs, targets), batch_size=4)
+    for epochs in (1, 2, 3):
+        history = fit(torch.nn.Linear(4, 2), loader, loader, epochs=epochs, lr=1e-2, progress=False)
+        assert len(history.epochs) == epochs

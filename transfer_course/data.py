@@ -289,11 +289,6 @@ class DecodedImages(Dataset):
         return self.transform(self.images[index]), self.labels[index]
 
 # %% ../nbs/11_data.ipynb #d035b
-def _lesson_transforms(record: ModelRecord) -> tuple[Callable, Callable]:
-    "Lesson 3's (train, valid) transforms for `record` (imported when needed: augment uses data)."
-    from transfer_course.augment import train_transform, valid_transform
-    return train_transform(record), valid_transform(record)
-
 def _decode_warning(items: Sequence[tuple[Path, int]], record: ModelRecord, workers: int) -> tuple:
     "`decode_images` at the record's resize size, with a warning for each unreadable file."
     images, labels, skipped = decode_images(items, record.resize_size, record.interpolation,
@@ -310,16 +305,13 @@ class ImageData:
         batch_size: int = 32, # Images per batch
         seed: int | None = None, # Seed of the shuffling order; default: the `seed` setting
         workers: int = 2, # Decoding threads
-        train_transform: Callable | None = None, # Default: lesson 3's train_transform
-        valid_transform: Callable | None = None, # uint8 image -> input; default: lesson 3's
+        *,
+        train_transform: Callable, # uint8 image -> augmented input (lesson 3: `augment.image_data`)
+        valid_transform: Callable, # uint8 image -> input: the model's preprocessing, deterministic
     ):
         self.split, self.record, self.batch_size, self.workers = split, record, batch_size, workers
         self.seed = load_settings().seed if seed is None else seed
         self.classes = list(split.classes)
-        if train_transform is None or valid_transform is None:
-            default_train, default_valid = _lesson_transforms(record)
-            train_transform = train_transform or default_train
-            valid_transform = valid_transform or default_valid
         self.valid_transform = valid_transform
         train_images, train_labels, train_skipped = _decode_warning(split.train, record, workers)
         valid_images, valid_labels, valid_skipped = _decode_warning(split.valid, record, workers)

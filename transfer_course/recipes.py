@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from .core import choose_device, seed_everything
+from .augment import image_data
 from .data import DataError, ImageData, ImageSplit, split_image_folders
 from .engine import (EXPORT_FORMAT, export_payload, infer, load_payload,
                                     model_device, prepare_model, save_payload)
@@ -214,7 +215,7 @@ def fit_probe_ensemble(
     "Fit each member's logistic regression on frozen pooled features (and mirrors); report."
     if data.record != model.record:
         raise ValueError("Decode the photos for the ensemble's record: "
-                         "ImageData(split, model.record).")
+                         "augment.image_data(split, model.record).")
     started = time.perf_counter()
     plain = data.train_loader(augment=False, shuffle=False)
     train, train_labels = member_features(model, plain, progress)
@@ -280,7 +281,7 @@ def _decode(split: ImageSplit, record: ModelRecord, batch_size: int, seed: int) 
     "Decode the split; unreadable files become warnings on stderr (listed in `data.skipped`)."
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        data = ImageData(split, record, batch_size=batch_size, seed=seed)
+        data = image_data(split, record, batch_size=batch_size, seed=seed)
     for warning in caught: print(f"warning: {warning.message}", file=sys.stderr)
     return data
 

@@ -301,9 +301,10 @@ def fit(
     loss_fn, history = loss_fn or default_loss(model), History()
     optimizer = torch.optim.AdamW(parameter_groups(model, lr), weight_decay=weight_decay)
     rates = [group["lr"] for group in optimizer.param_groups]
-    steps = max(2, epochs*len(train_loader))
+    steps = max(3, epochs*len(train_loader))
+    warmup = min(max(pct_start, 2/steps), 1 - 1/steps)  # each one-cycle phase at least a step long
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, rates, total_steps=steps,
-        pct_start=pct_start, div_factor=div_factor, final_div_factor=1e5)
+        pct_start=warmup, div_factor=div_factor, final_div_factor=1e5)
     scaler = grad_scaler(model_device(model))
     best = checkpoint if isinstance(checkpoint, BestCheckpoint) else BestCheckpoint(checkpoint,
                                                                                   exported=model)
