@@ -13,7 +13,8 @@ from torch import nn
 
 from transfer_course import interpret
 from transfer_course.engine import infer, preserved_modes
-from transfer_course.interpret import (GradCAMViewer, captured_activation, classification_report, find_layer, gradcam,
+from transfer_course.widgets import GradCAMViewer
+from transfer_course.interpret import (captured_activation, classification_report, find_layer, gradcam,
     heatmap_mass_inside, most_confused, overlay_heatmap, plot_accuracy_vs_count, plot_confusion_matrix, plot_top_losses,
     randomized_copy, rank_correlation, show_gradcam, top_losses)
 from transfer_course.pretrained import preprocess

@@ -14,7 +14,7 @@ import matplotlib, matplotlib.pyplot as plt, numpy as np, torch, torch.nn.functi
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from torch import nn
-from .engine import infer, model_device, preserved_modes, to_device
+from .engine import model_device, preserved_modes, to_device
 from .metrics import confusion_matrix
 from .pretrained import preprocess
 from .records import ModelRecord, denormalize
@@ -23,7 +23,7 @@ if TYPE_CHECKING: import pandas as pd
 # %% auto #0
 __all__ = ['plot_confusion_matrix', 'most_confused', 'plot_accuracy_vs_count', 'classification_report', 'top_losses',
            'plot_top_losses', 'captured_activation', 'find_layer', 'gradcam', 'overlay_heatmap', 'show_gradcam',
-           'heatmap_mass_inside', 'randomized_copy', 'rank_correlation', 'GradCAMViewer']
+           'heatmap_mass_inside', 'randomized_copy', 'rank_correlation']
 
 # %% ../nbs/06_interpret.ipynb #c021
 def plot_confusion_matrix(
@@ -267,63 +267,3 @@ def rank_correlation(
     if first.shape != second.shape:
         raise ValueError(f"The maps have {len(first)} and {len(second)} pixels")
     return float(spearmanr(first.numpy(), second.numpy()).statistic)
-
-# %% ../nbs/06_interpret.ipynb #c078
-class GradCAMViewer:
-    "Pick a photo and a class, see its Grad-CAM: an ipywidgets front end to `gradcam`."
-    def __init__(self,
-        model: nn.Module, # The classifier to explain
-        images: dict, # name -> path, file bytes or PIL image
-        labels: Sequence[str] | None = None, # Class names; default: the model's or its record's
-        record: ModelRecord | None = None, # Preprocessing; default: `model.record`
-        k: int = 5, # Classes offered: the k most probable
-        layer: str | nn.Module | None = None, # Grad-CAM layer; default: the record's
-        alpha: float = 0.5, # Initial opacity of the heatmap
-    ):
-        import ipywidgets as widgets
-        self.model, self.k, self.layer, self.record = model, k, layer, record or model.record
-        self.labels = list(labels or getattr(model, "class_names", None) or self.record.labels)
-        self.photos = {name: preprocess(image, self.record) for name, image in images.items()}
-        self.image_picker = widgets.Dropdown(options=list(self.photos), description="Photo")
-        self.class_picker = widgets.Dropdown(description="Class", layout={"width": "320px"})
-        self.alpha_slider = widgets.FloatSlider(alpha, min=0, max=1, description="Opacity")
-        self.output, self._updating = widgets.Output(), False
-        self.image_picker.observe(lambda change: self._updating or self.show(change.new), "value")
-        self.class_picker.observe(lambda change: self._updating or self.show(
-            self.image_picker.value, change.new), "value")
-        self.alpha_slider.observe(lambda change: self._draw(), "value")
-        controls = widgets.HBox([self.image_picker, self.class_picker, self.alpha_slider])
-        self.widget = widgets.VBox([controls, self.output])
-        self.show(self.image_picker.value)
-
-    def show(self,
-        name: str, # Which photo
-        class_index: int | None = None, # Which class; default: the most probable
-    ) -> torch.Tensor:
-        "Compute and draw the Grad-CAM of photo `name` for `class_index`; return the heatmap."
-        probabilities = infer(self.model, [self.photos[name][None]])[0].softmax(dim=0)
-        offered = probabilities.argsort(descending=True)[:self.k].tolist()
-        self.class_index = offered[0] if class_index is None else int(class_index)
-        options = [(f"{self.labels[i]} ({probabilities[i]:.1%})", i)
-                   for i in dict.fromkeys([*offered, self.class_index])]
-        self._updating = True # move the pickers without calling `show` again
-        try:
-            self.image_picker.value, self.class_picker.options = name, options
-            self.class_picker.value = self.class_index
-        finally: self._updating = False
-        self.heatmap = gradcam(self.model, self.photos[name], self.class_index, self.layer)[0]
-        self._draw()
-        return self.heatmap
-
-    def _draw(self):
-        from IPython.display import display
-        self.output.clear_output(wait=True)
-        with self.output:
-            self.figure, axis = plt.subplots(figsize=(4.5, 4.5), layout="compressed")
-            show_gradcam(self.photos[self.image_picker.value], self.heatmap, self.record, ax=axis,
-                         alpha=self.alpha_slider.value, title=f"'{self.labels[self.class_index]}'")
-            display(self.figure); plt.close(self.figure)
-
-    def _ipython_display_(self):
-        from IPython.display import display
-        display(self.widget)

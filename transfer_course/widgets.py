@@ -1,4 +1,4 @@
-"""The course's interactive explorers: ipywidgets wiring around functions the lessons build. Each lesson shows its widget; the code lives here because it teaches nothing about transfer learning.
+"""The course's larger interactive explorers (lesson 3's augmentation explorer, lesson 6's Grad-CAM viewer): ipywidgets wiring around functions the lessons build. Each lesson shows its widget; the code lives here because it teaches nothing about transfer learning. Lesson 1's small `PredictionExplorer` stays in its lesson, as the first widget students read.
 
 Docs: https://transfer-course.github.io/transfer_course/widgets.html.md"""
 
@@ -7,17 +7,23 @@ Docs: https://transfer-course.github.io/transfer_course/widgets.html.md"""
 # %% ../nbs/60_widgets.ipynb #a81990b9
 from __future__ import annotations
 from pathlib import Path
+from typing import Sequence
 
+import matplotlib.pyplot as plt
 import torch
 from fastcore.basics import patch
 from PIL import Image
 
 from .augment import AugmentConfig, show_batch, train_transform
 from .data import load_image
+from .engine import infer
+from .interpret import gradcam, show_gradcam
+from .pretrained import preprocess
 from .records import ModelRecord
+from torch import nn
 
 # %% auto #0
-__all__ = ['AugmentExplorer']
+__all__ = ['AugmentExplorer', 'GradCAMViewer']
 
 # %% ../nbs/60_widgets.ipynb #13187f06
 def _sliders() -> dict:
@@ -75,3 +81,63 @@ def _ipython_display_(self: AugmentExplorer):
     "Show the sliders and the grid when the explorer is the value of a notebook cell."
     from IPython.display import display
     self.draw(); display(self.widget)
+
+# %% ../nbs/60_widgets.ipynb #df4e6a4c
+class GradCAMViewer:
+    "Pick a photo and a class, see its Grad-CAM: an ipywidgets front end to `gradcam`."
+    def __init__(self,
+        model: nn.Module, # The classifier to explain
+        images: dict, # name -> path, file bytes or PIL image
+        labels: Sequence[str] | None = None, # Class names; default: the model's or its record's
+        record: ModelRecord | None = None, # Preprocessing; default: `model.record`
+        k: int = 5, # Classes offered: the k most probable
+        layer: str | nn.Module | None = None, # Grad-CAM layer; default: the record's
+        alpha: float = 0.5, # Initial opacity of the heatmap
+    ):
+        import ipywidgets as widgets
+        self.model, self.k, self.layer, self.record = model, k, layer, record or model.record
+        self.labels = list(labels or getattr(model, "class_names", None) or self.record.labels)
+        self.photos = {name: preprocess(image, self.record) for name, image in images.items()}
+        self.image_picker = widgets.Dropdown(options=list(self.photos), description="Photo")
+        self.class_picker = widgets.Dropdown(description="Class", layout={"width": "320px"})
+        self.alpha_slider = widgets.FloatSlider(alpha, min=0, max=1, description="Opacity")
+        self.output, self._updating = widgets.Output(), False
+        self.image_picker.observe(lambda change: self._updating or self.show(change.new), "value")
+        self.class_picker.observe(lambda change: self._updating or self.show(
+            self.image_picker.value, change.new), "value")
+        self.alpha_slider.observe(lambda change: self._draw(), "value")
+        controls = widgets.HBox([self.image_picker, self.class_picker, self.alpha_slider])
+        self.widget = widgets.VBox([controls, self.output])
+        self.show(self.image_picker.value)
+
+    def show(self,
+        name: str, # Which photo
+        class_index: int | None = None, # Which class; default: the most probable
+    ) -> torch.Tensor:
+        "Compute and draw the Grad-CAM of photo `name` for `class_index`; return the heatmap."
+        probabilities = infer(self.model, [self.photos[name][None]])[0].softmax(dim=0)
+        offered = probabilities.argsort(descending=True)[:self.k].tolist()
+        self.class_index = offered[0] if class_index is None else int(class_index)
+        options = [(f"{self.labels[i]} ({probabilities[i]:.1%})", i)
+                   for i in dict.fromkeys([*offered, self.class_index])]
+        self._updating = True # move the pickers without calling `show` again
+        try:
+            self.image_picker.value, self.class_picker.options = name, options
+            self.class_picker.value = self.class_index
+        finally: self._updating = False
+        self.heatmap = gradcam(self.model, self.photos[name], self.class_index, self.layer)[0]
+        self._draw()
+        return self.heatmap
+
+    def _draw(self):
+        from IPython.display import display
+        self.output.clear_output(wait=True)
+        with self.output:
+            self.figure, axis = plt.subplots(figsize=(4.5, 4.5), layout="compressed")
+            show_gradcam(self.photos[self.image_picker.value], self.heatmap, self.record, ax=axis,
+                         alpha=self.alpha_slider.value, title=f"'{self.labels[self.class_index]}'")
+            display(self.figure); plt.close(self.figure)
+
+    def _ipython_display_(self):
+        from IPython.display import display
+        display(self.widget)
