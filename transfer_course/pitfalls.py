@@ -263,7 +263,7 @@ def accuracy_in_bn_mode(
 ) -> float:
     "Accuracy over `loader` with BN in eval mode, or with batch statistics (on a copy of `model`)."
     if not batch_statistics: return accuracy(*infer(model, loader))
-    subject = copy.deepcopy(model).eval()  # a copy: the running statistics of `model` stay as they are
+    subject = copy.deepcopy(model).eval()  # a copy: `model` keeps its running statistics
     for bn in batchnorm_layers(subject).values(): bn.train()
     return accuracy(*infer(subject, loader, eval_mode=False))
 
