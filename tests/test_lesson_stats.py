@@ -54,7 +54,7 @@ def test_passing_notebook_meets_every_target(tmp_path):
     stats = lesson_stats.notebook_stats(good_notebook(tmp_path/"01_good.ipynb"))
     assert stats["code_cells"] == 6  # the directive-only cell does not count
     assert stats["median"] == 1.5 and stats["p90"] == 5
-    assert stats["first_result"] == 1 and (stats["exports"], stats["exports_tested"]) == (2, 2)
+    assert stats["first_result"] == 2 and (stats["exports"], stats["exports_tested"]) == (2, 2)  # imports count as cells
     assert stats["prose_words"] > stats["code_words"] > 0
     assert lesson_stats.violations(stats) == []
 
@@ -65,7 +65,7 @@ def test_violating_notebook_misses_each_target(tmp_path):
     assert stats["median"] == 10 and stats["p90"] == 20
     assert "median code cell 10 lines > 6" in missed and "p90 code cell 20 lines > 15" in missed
     assert "prose" in missed and stats["prose_words"] < stats["code_words"]
-    assert stats["first_result"] == 8 and "first visible result at code cell 8" in missed
+    assert stats["first_result"] == 9 and "first visible result at code cell 9" in missed
     assert "4 of 5 exported cells not followed by a demo or test: helper_0, helper_1, helper_2, helper_3" in missed
     assert "1 code lines > 100 characters" in missed
     assert len(lesson_stats.violations(stats)) == 6
@@ -77,6 +77,7 @@ def test_first_result_heuristic():
     assert shows("figure, axes = plt.subplots(1, 2)\naxes[0].imshow(image)")
     assert not shows("model = load()") and not shows("def f(): return 1") and not shows("test_eq(1, 1)")
     assert not shows("'a string'") and not shows("import torch")
+    assert not shows("settings = load()\nseed_everything(settings.seed)") and not shows("MockWeb(x).start()")
 
 
 @pytest.mark.parametrize("report_only, status", [(False, 1), (True, 0)])

@@ -10,11 +10,12 @@ How each figure is counted (simple on purpose, so a student or reviewer can chec
   position ceil(0.9 n) of the sorted line counts).
 - *Code words* and *prose words* are matches of the regex \\w+ in code cells (directive lines dropped) and in markdown
   cells (embedded data: URIs dropped) respectively.
-- *First result*: code cells that are only imports (`if TYPE_CHECKING:` imports included) are skipped; among
-  the rest, counted from 1, the first that shows something: its last top-level statement is an expression (Jupyter
+- *First result*: counting every code cell from 1 (imports included, as a student meets them), the first that
+  shows something: its last top-level statement is an expression (Jupyter
   displays its value, or it is a call such as `show_batch(...)`) that is not a `test_*(...)` call or a string, or it
   calls `print`, `display` or a matplotlib drawing call (`imshow`, `plot`, `subplots`, `figure`, `show`) anywhere.
-  Cells marked `#| hide` never count as the result. Target: position <= 5.
+  Cells marked `#| hide` and cells of only imports never count as the result, nor does a last statement that calls
+  a set-up function whose value means nothing to a student (`seed_everything`, `start`). Target: position <= 5.
 - *Exports tested*: of the exported cells (`#| export`, `exports`, `exporti`) that define something (a def, a class or
   an assignment), the fraction whose next code cell is not exported (a demo or a test).
 - *Longest line*: the longest line of any code cell, in characters (directives included).
@@ -29,6 +30,7 @@ REFERENCE = ("fastcore's 01_basics for comparison: median 5, p90 14 lines per co
              "~80% of exports followed by a test")
 DIRECTIVE = re.compile(r"^\s*#\|\s*([\w-]+)")
 EXPORT_DIRECTIVES = {"export", "exports", "exporti"}
+SETUP_CALLS = {"seed_everything", "start"}  # their displayed value (a seed, a server) is not a result
 SHOWING_CALLS = {"print", "display", "imshow", "plot", "subplots", "figure", "show"}  # output or a matplotlib figure
 WORD = re.compile(r"\w+")
 DATA_URI = re.compile(r"data:[\w/+.-]+;base64,[A-Za-z0-9+/=\s]+")
@@ -85,6 +87,7 @@ def _shows_result(tree: ast.Module | None) -> bool:
     if any(_called_name(node) in SHOWING_CALLS for node in ast.walk(tree)): return True
     last = tree.body[-1]
     if not isinstance(last, ast.Expr): return False
+    if _called_name(last.value) in SETUP_CALLS: return False
     if isinstance(last.value, ast.Constant) and isinstance(last.value.value, str): return False
     return not _called_name(last.value).startswith("test_")
 
@@ -107,9 +110,8 @@ def notebook_stats(path: str | Path) -> dict:
         lines = _code_lines(text)
         if lines: code.append((text, _directives(text), lines, _parse(lines)))
     counts = [len(lines) for _, _, lines, _ in code]
-    candidates = [(directives, tree) for _, directives, lines, tree in code if not _only_imports(tree)]
-    first = next((n for n, (directives, tree) in enumerate(candidates, 1)
-                  if "hide" not in directives and _shows_result(tree)), None)
+    first = next((n for n, (_, directives, _, tree) in enumerate(code, 1)
+                  if "hide" not in directives and not _only_imports(tree) and _shows_result(tree)), None)
     exported = [i for i, (_, directives, _, tree) in enumerate(code)
                 if directives & EXPORT_DIRECTIVES and _defines(tree)]
     untested = [i for i in exported if i + 1 >= len(code) or code[i + 1][1] & EXPORT_DIRECTIVES]
