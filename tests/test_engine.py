@@ -215,3 +215,16 @@ def test_cuda_path_end_to_end():
     assert outputs.device.type == "cuda" and outputs.dtype == placement("cuda").autocast_dtype
     logits, targets = infer(model, [(images, labels)])
     assert logits.device.type == "cpu" and logits.dtype == torch.float32 and torch.equal(targets, labels)
+
+
+def test_gpu_check_imports_names_that_exist():
+    "make gpu-check runs only where a GPU is lent: at least every course name it imports must exist here."
+    import ast, importlib
+    from pathlib import Path
+    source = (Path(__file__).resolve().parent.parent/"tools"/"gpu_check.py").read_text()
+    imports = [(node.module, alias.name) for node in ast.walk(ast.parse(source))
+               if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("transfer_course")
+               for alias in node.names]
+    assert len(imports) >= 10
+    missing = [f"{module}.{name}" for module, name in imports if not hasattr(importlib.import_module(module), name)]
+    assert not missing, missing

@@ -16,17 +16,8 @@ Sizes: full (all photos, 224 px) on CUDA; quick (TRANSFER_COURSE_QUICK-sized: fe
 """
 from __future__ import annotations
 
-import argparse, copy, importlib, json, os, sys, time, traceback
+import argparse, copy, json, os, sys, time, traceback
 from dataclasses import asdict, dataclass, field
-
-
-def lesson(name: str, *modules: str):
-    "The function `name` from the first of `modules` that has it (lessons move names between modules)."
-    for module in modules:
-        try: found = getattr(importlib.import_module(f"transfer_course.{module}"), name, None)
-        except ImportError: found = None
-        if found is not None: return found
-    raise ImportError(f"none of transfer_course.{{{','.join(modules)}}} defines {name}")
 
 
 @dataclass
@@ -71,9 +62,9 @@ def sizes(full: bool) -> dict:
 
 def step_predict(device, size, state) -> Step:
     from transfer_course.core import find_dataset
-    load_pretrained = lesson("load_pretrained", "records", "pretrained")
-    sample_images = lesson("sample_images", "data", "pretrained")
-    predict = lesson("predict", "pretrained")
+    from transfer_course.records import load_pretrained
+    from transfer_course.data import sample_images
+    from transfer_course.pretrained import predict
     model = load_pretrained("efficientnet_lite0", device=device)
     photos = sample_images()
     bundled = list(photos.values())
@@ -92,10 +83,10 @@ def step_predict(device, size, state) -> Step:
 
 def step_decode(device, size, state) -> Step:
     from transfer_course.core import find_dataset, load_settings
-    split_image_folders = lesson("split_image_folders", "data", "train")
-    image_data = lesson("image_data", "augment")
-    get_record = lesson("get_record", "records", "pretrained")
-    record_for_size = lesson("record_for_size", "records", "train")
+    from transfer_course.data import split_image_folders
+    from transfer_course.augment import image_data
+    from transfer_course.records import get_record
+    from transfer_course.records import record_for_size
     seed = load_settings().seed
     split = split_image_folders(find_dataset("clothing_small_5cls"), max_per_class=size["per_class"],
                                 max_valid_per_class=size["valid_per_class"], seed=seed)
@@ -108,9 +99,9 @@ def step_decode(device, size, state) -> Step:
 
 
 def step_head_cached(device, size, state) -> Step:
-    create_transfer_model = lesson("create_transfer_model", "train")
-    freeze, fit_head_cached = lesson("freeze", "train"), lesson("fit_head_cached", "train")
-    seed_everything = lesson("seed_everything", "core")
+    from transfer_course.train import create_transfer_model
+    from transfer_course.train import fit_head_cached, freeze
+    from transfer_course.core import seed_everything
     data, split = state["data"], state["split"]
     seed_everything(state["seed"])
     model = create_transfer_model("efficientnet_lite0", split.classes, head="linear", size=size["image_size"],
@@ -127,7 +118,7 @@ def step_head_cached(device, size, state) -> Step:
 
 
 def step_fine_tune(device, size, state) -> Step:
-    unfreeze, fit = lesson("unfreeze", "train"), lesson("fit", "train")
+    from transfer_course.train import fit, unfreeze
     model = copy.deepcopy(state["model"])
     unfreeze(model)
     data = state["data"]
@@ -142,7 +133,7 @@ def step_fine_tune(device, size, state) -> Step:
 
 def step_gradcam(device, size, state) -> Step:
     import torch
-    gradcam = lesson("gradcam", "interpret")
+    from transfer_course.interpret import gradcam
     model, data = state["model"], state["data"]
     count = min(size["gradcam_images"], len(data.valid))
     images = torch.stack([data.valid[index][0] for index in range(count)])
@@ -160,11 +151,11 @@ def step_gradcam(device, size, state) -> Step:
 def step_bn_lab(device, size, state) -> Step:
     import torch
     from transfer_course.core import find_dataset
-    split_image_folders = lesson("split_image_folders", "data", "train")
-    image_data = lesson("image_data", "augment")
-    create_transfer_model = lesson("create_transfer_model", "train")
-    train_head_with_bn_policy = lesson("train_head_with_bn_policy", "pitfalls")
-    accuracy_in_bn_mode = lesson("accuracy_in_bn_mode", "pitfalls")
+    from transfer_course.data import split_image_folders
+    from transfer_course.augment import image_data
+    from transfer_course.train import create_transfer_model
+    from transfer_course.pitfalls import train_head_with_bn_policy
+    from transfer_course.pitfalls import accuracy_in_bn_mode
     split = split_image_folders(find_dataset("clothing_small_5cls"), max_per_class=size["lab_per_class"], seed=42)
     template = create_transfer_model("efficientnet_lite0", split.classes, head="linear", size=size["lab_size"],
                                      device=device)
