@@ -157,7 +157,7 @@ def test_predict_reports_unreadable_images_in_order(tmp_path, photos, lite0):
     assert report[5]["top"][0]["label"] in {"tabby", "tiger cat", "Egyptian cat"}
     with pytest.raises(FileNotFoundError): predict([photos["coffee"], tmp_path/"missing.jpg"], lite0)
     assert predict([fake], lite0, errors="report") == [{"path": str(fake), "error": report[1]["error"]}]
-    with pytest.raises(ValueError, match="raise or report"): predict([photos["coffee"]], lite0, errors="ignore")
+    with pytest.raises(ValueError, match="must be \"raise\" or \"report\""): predict([photos["coffee"]], lite0, errors="ignore")
 
 
 def test_predict_uses_a_models_own_class_names(photos, lite0):

@@ -81,7 +81,8 @@ def predict(
     "Top-k (label, index, prob) per image, in order; errors='report': {'path', 'top' or 'error'}."
     record = record or getattr(model, "record", None)
     if record is None: raise ValueError("predict needs a record: pass record=, or a model with one")
-    if errors not in ("raise", "report"): raise ValueError(f"errors: raise or report? {errors!r}")
+    if errors not in ("raise", "report"):
+        raise ValueError(f'errors must be "raise" or "report", not {errors!r}')
     labels = labels or getattr(model, "class_names", None) or record.labels
     results = []
     prepare = lambda image: preprocess(image, record)
