@@ -9,7 +9,8 @@ How each figure is counted (simple on purpose, so a student or reviewer can chec
   its *lines* are those remaining lines. `median` and `p90` are over code cells (p90: nearest rank, the value at
   position ceil(0.9 n) of the sorted line counts).
 - *Code words* and *prose words* are matches of the regex \\w+ in code cells (directive lines dropped) and in markdown
-  cells (embedded data: URIs dropped) respectively.
+  cells (embedded data: URIs dropped) respectively; the runtime banner (cell id `runtime-banner`, written by
+  tools/outputs.py) is not prose.
 - *First result*: counting every code cell from 1 (imports included, as a student meets them), the first that
   shows something: its last top-level statement is an expression (Jupyter
   displays its value, or it is a call such as `show_batch(...)`) that is not a `test_*(...)` call or a string, or it
@@ -32,6 +33,7 @@ DIRECTIVE = re.compile(r"^\s*#\|\s*([\w-]+)")
 EXPORT_DIRECTIVES = {"export", "exports", "exporti"}
 SETUP_CALLS = {"seed_everything", "start"}  # their displayed value (a seed, a server) is not a result
 SHOWING_CALLS = {"print", "display", "imshow", "plot", "subplots", "figure", "show"}  # output or a matplotlib figure
+BANNER_ID = "runtime-banner"  # the runtime banner tools/outputs.py writes: not lesson prose
 WORD = re.compile(r"\w+")
 DATA_URI = re.compile(r"data:[\w/+.-]+;base64,[A-Za-z0-9+/=\s]+")
 
@@ -105,7 +107,8 @@ def notebook_stats(path: str | Path) -> dict:
     prose_words = 0
     for cell in cells:
         text = _source(cell)
-        if cell["cell_type"] == "markdown": prose_words += len(WORD.findall(DATA_URI.sub(" ", text)))
+        if cell["cell_type"] == "markdown" and cell.get("id") != BANNER_ID:
+            prose_words += len(WORD.findall(DATA_URI.sub(" ", text)))
         if cell["cell_type"] != "code": continue
         lines = _code_lines(text)
         if lines: code.append((text, _directives(text), lines, _parse(lines)))
