@@ -1,4 +1,4 @@
-"""Read the gradebook and write what instructors and students need: a CSV with one row per student, Gradescope's `results.json`, and one HTML feedback page per student.
+"""Read the gradebook and write what instructors and students need: a CSV with one row per student, the gradebook CSV that Canvas imports, Gradescope's `results.json`, and one HTML feedback page per student, rendered from a Jinja2 template with escaping on.
 
 Docs: https://transfer-course.github.io/transfer_course/export.html.md"""
 
@@ -6,26 +6,81 @@ Docs: https://transfer-course.github.io/transfer_course/export.html.md"""
 
 # %% ../../nbs/86_export.ipynb #x02
 from __future__ import annotations
-import argparse, csv, html, json, sqlite3
+import argparse, csv, io, json, sqlite3, sys
 from pathlib import Path
 
+from jinja2 import DictLoader, Environment, StrictUndefined
+
+from ..core import atomic_write
 from .gradebook import gradebook_rows, open_gradebook
 
 # %% auto #0
-__all__ = ['export_csv', 'export_gradescope', 'feedback_html', 'export_feedback', 'run_export']
+__all__ = ['CANVAS_COLUMNS', 'FEEDBACK_TEMPLATE', 'export_csv', 'read_canvas_roster', 'export_canvas', 'export_gradescope',
+           'html_environment', 'describe_duration', 'feedback_html', 'export_feedback', 'run_export']
 
 # %% ../../nbs/86_export.ipynb #x07
+def _csv_bytes(header: list, rows: list) -> bytes:
+    "CSV text of `rows` (lists) under `header`."
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header); writer.writerows(rows)
+    return buffer.getvalue().encode()
+
 def export_csv(
     connection: sqlite3.Connection, # An open gradebook
-    path: Path | str, # The CSV file to write
+    path: Path | str, # The CSV file to write (atomically)
     assignment: str | None = None, # Only this assignment (default: all)
 ) -> int:
     "Write one row per student; return the number of rows."
     exercises, rows = gradebook_rows(connection, assignment)
-    with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, ["student_id", "assignment", "total", "max_total", *exercises])
-        writer.writeheader(); writer.writerows(rows)
+    header = ["student_id", "assignment", "total", "max_total", "raw_total", "late_penalty", "submitted_at", *exercises]
+    atomic_write(path, _csv_bytes(header, [[row[column] for column in header] for row in rows]))
     return len(rows)
+
+# %% ../../nbs/86_export.ipynb #x08a
+CANVAS_COLUMNS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section") # Canvas's student columns, in order
+
+def read_canvas_roster(
+    path: Path | str, # A gradebook CSV exported from Canvas
+) -> dict:
+    "{any of SIS User ID, SIS Login ID, ID: that student's Canvas columns} from a Canvas gradebook export."
+    with open(path, newline="", encoding="utf-8-sig") as handle: rows = list(csv.DictReader(handle))
+    missing = [c for c in ("Student", "ID", "SIS User ID") if rows and c not in rows[0]] or ([] if rows else ["rows"])
+    if missing: raise ValueError(f"{path} is not a Canvas gradebook export: no {', '.join(missing)} column.")
+    roster = {}
+    for row in rows:
+        if row["Student"].strip() == "Points Possible" or "Student, Test" in row["Student"]: continue
+        for key in ("ID", "SIS Login ID", "SIS User ID"):  # later keys win: SIS User ID first
+            if (row.get(key) or "").strip(): roster[row[key].strip()] = {c: row.get(c, "") for c in CANVAS_COLUMNS}
+    return roster
+
+# %% ../../nbs/86_export.ipynb #x08b
+def export_canvas(
+    connection: sqlite3.Connection, # An open gradebook
+    path: Path | str, # The CSV file to write (atomically)
+    assignment: str | None = None, # Only this assignment (default: all, one column each)
+    roster: dict | None = None, # From `read_canvas_roster`: fills in Canvas's ids, names and sections
+    canvas_ids: dict | None = None, # {assignment: Canvas assignment id}, for the `Name (id)` headers
+) -> int:
+    "Write the gradebook CSV Canvas imports (scores after late penalties); return the number of students."
+    where, args = ("WHERE assignment=?", (assignment,)) if assignment else ("", ())
+    found = connection.execute(f"SELECT assignment, student_id, total - penalty, max_total FROM submissions {where} "
+                               "ORDER BY assignment, student_id", args).fetchall()
+    assignments = list(dict.fromkeys(a for a, *_ in found))
+    possible = {a: max(m for name, _, _, m in found if name == a) for a in assignments}
+    scores = {(a, s): round(t, 4) for a, s, t, _ in found}
+    students = sorted({s for _, s, _, _ in found})
+    if roster is not None:
+        unknown = [s for s in students if s not in roster]
+        if unknown: raise ValueError(f"Graded students missing from the Canvas roster: {', '.join(unknown)}. "
+                                     "Export the roster again from Canvas, or fix the submission folder names.")
+    headers = [f"{a} ({(canvas_ids or {})[a]})" if a in (canvas_ids or {}) else a for a in assignments]
+    rows = [["    Points Possible", "", "", "", "", *(f"{possible[a]:g}" for a in assignments)]]
+    for student in students:
+        who = roster[student] if roster is not None else {"Student": student, "SIS User ID": student}
+        rows.append([who.get(c, "") for c in CANVAS_COLUMNS] + [scores.get((a, student), "") for a in assignments])
+    atomic_write(path, _csv_bytes([*CANVAS_COLUMNS, *headers], rows))
+    return len(students)
 
 # %% ../../nbs/86_export.ipynb #x10
 def _student_tests(connection: sqlite3.Connection, assignment: str, student: str) -> list:
@@ -43,8 +98,8 @@ def _submissions(connection: sqlite3.Connection, columns: str, assignment: str |
 
 # %% ../../nbs/86_export.ipynb #x11
 def _gradescope_result(connection: sqlite3.Connection, assignment: str, student: str, total: float,
-                       max_total: float, notes: str | None) -> dict:
-    "One student's results in Gradescope's autograder format."
+                       max_total: float, notes: str | None, penalty: float = 0.0, percent: float = 0.0) -> dict:
+    "One student's results in Gradescope's autograder format (the score after any late penalty)."
     tests = {}
     for row in _student_tests(connection, assignment, student):
         exercise, score_, max_score, status, label, hidden, test_status, message = row
@@ -52,7 +107,9 @@ def _gradescope_result(connection: sqlite3.Connection, assignment: str, student:
                                             "status": "passed" if status == "passed" else "failed", "output": "",
                                             "visibility": "visible"})
         if label is not None: entry["output"] += f"{'✓' if test_status == 'passed' else '✗'} {label}: {message}\n"
-    return {"score": total, "max_score": max_total, "output": "\n".join(json.loads(notes or "[]")),
+    output = json.loads(notes or "[]")
+    if penalty: output.append(f"Late penalty: {percent:g}% of {total:g} = {penalty:g} points.")
+    return {"score": round(total - penalty, 6), "max_score": max_total, "output": "\n".join(output),
             "visibility": "visible", "tests": list(tests.values())}
 
 def export_gradescope(
@@ -62,33 +119,63 @@ def export_gradescope(
 ) -> int:
     "Write `folder/<student_id>/results.json` in Gradescope's autograder format; return how many."
     folder, count = Path(folder), 0
-    for assignment_name, student, total, max_total, notes in _submissions(
-            connection, "assignment, student_id, total, max_total, notes", assignment):
-        (folder/student).mkdir(parents=True, exist_ok=True)
-        result = _gradescope_result(connection, assignment_name, student, total, max_total, notes)
-        (folder/student/"results.json").write_text(json.dumps(result, indent=1))
+    for assignment_name, student, total, max_total, notes, penalty, percent in _submissions(
+            connection, "assignment, student_id, total, max_total, notes, penalty, penalty_percent", assignment):
+        result = _gradescope_result(connection, assignment_name, student, total, max_total, notes, penalty, percent)
+        atomic_write(folder/student/"results.json", json.dumps(result, indent=1).encode())
         count += 1
     return count
 
 # %% ../../nbs/86_export.ipynb #x14
-_STYLE = ("body{font-family:sans-serif;max-width:50em;margin:2em auto}td,th{padding:.3em .6em;text-align:left;"
-          "vertical-align:top}.passed{color:#176f2c}.failed,.partial{color:#a4262c}.not_attempted{color:#666}")
+def html_environment(
+    templates: dict, # {template name: Jinja2 source}
+) -> Environment:
+    "A Jinja2 environment over `templates` with autoescaping on, strict undefined names and a `points` filter."
+    environment = Environment(loader=DictLoader(templates), autoescape=True, undefined=StrictUndefined)
+    environment.filters["points"] = lambda value: f"{value:g}"
+    return environment
+
+def describe_duration(
+    seconds: float, # A duration
+) -> str:
+    "'2 days 3 h 5 min', to the minute."
+    minutes = int(round(seconds / 60))
+    parts = [(minutes // 1440, "day"), (minutes // 60 % 24, "h"), (minutes % 60, "min")]
+    text = " ".join(f"{n} {unit}{'s' if unit == 'day' and n != 1 else ''}" for n, unit in parts if n)
+    return text or "less than a minute"
+
+FEEDBACK_TEMPLATE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{ assignment }}: {{ student }}</title>
+<style>body{font-family:sans-serif;max-width:50em;margin:2em auto}td,th{padding:.3em .6em;text-align:left;
+vertical-align:top}.passed{color:#176f2c}.failed,.partial,.error{color:#a4262c}.not_attempted{color:#666}</style></head>
+<body>
+<h1>{{ assignment }}</h1>
+<p>Student <b>{{ student }}</b>: <b>{{ (total - penalty)|points }} / {{ max_total|points }}</b> points.</p>
+{% if penalty_percent %}<p class="late">Handed in {{ late }} after the due date{% if submitted_at %} (at {{ submitted_at }}){%
+endif %}: the late policy takes {{ penalty_percent|points }}% of your {{ total|points }} points, {{ penalty|points }}
+{{ "point" if penalty == 1 else "points" }}.</p>{% endif %}
+{% for exercise in exercises %}
+<h2>{{ exercise.name }} <span class="{{ exercise.status }}">{{ exercise.score|points }} / {{ exercise.max_score|points }}</span></h2>
+<table>
+{% for test in exercise.tests %}<tr><td class="{{ test.status }}">{{ marks.get(test.status, "–") }}</td><td><code>{{ test.label }}</code></td><td>{{ test.message }}</td></tr>
+{% endfor %}</table>
+{% endfor %}
+{% if notes %}<h2>Notes from the grader</h2>
+<ul>{% for note in notes %}<li>{{ note }}</li>{% endfor %}</ul>{% endif %}
+</body></html>
+"""
+_TEMPLATES = html_environment({"feedback.html": FEEDBACK_TEMPLATE})
 _MARKS = {"passed": "✓", "failed": "✗"}
 
-def _feedback_tables(connection: sqlite3.Connection, assignment: str, student: str) -> list[str]:
-    "HTML for each exercise: a heading with its score, then one table row per test."
-    e, parts, current = html.escape, [], None
+def _feedback_exercises(connection: sqlite3.Connection, assignment: str, student: str) -> list[dict]:
+    "Each exercise of a student with its score and its tests, in order."
+    exercises = {}
     for row in _student_tests(connection, assignment, student):
         exercise, score_, max_score, status, label, hidden, test_status, message = row
-        if exercise != current:
-            parts.append(("</table>" if current else "") +
-                         f"<h2>{e(exercise)} <span class={e(status)}>{score_:g} / {max_score:g}</span></h2><table>")
-            current = exercise
-        if label is not None:
-            parts.append(f"<tr><td class={e(test_status)}>{_MARKS.get(test_status, '–')}</td>"
-                         f"<td><code>{e(label)}</code></td><td>{e(message)}</td></tr>")
-    parts.append("</table>" if current else "")
-    return parts
+        entry = exercises.setdefault(exercise, {"name": exercise, "score": score_, "max_score": max_score,
+                                                "status": status, "tests": []})
+        if label is not None: entry["tests"].append({"label": label, "status": test_status, "message": message})
+    return list(exercises.values())
 
 # %% ../../nbs/86_export.ipynb #x15
 def feedback_html(
@@ -96,17 +183,16 @@ def feedback_html(
     assignment: str, # The assignment
     student: str, # The student id
 ) -> str:
-    "A student's feedback page: scores, each test's label and teaching message, notes. Never a hidden test's source."
-    total, max_total, notes = connection.execute("SELECT total, max_total, notes FROM submissions "
-                                                 "WHERE assignment=? AND student_id=?", (assignment, student)).fetchone()
-    e = html.escape
-    parts = [f"<!doctype html><meta charset=utf-8><title>{e(assignment)}: {e(student)}</title><style>{_STYLE}</style>",
-             f"<h1>{e(assignment)}</h1><p>Student <b>{e(student)}</b>: <b>{total:g} / {max_total:g}</b> points.</p>",
-             *_feedback_tables(connection, assignment, student)]
-    if json.loads(notes or "[]"):
-        items = "".join(f"<li>{e(n)}</li>" for n in json.loads(notes))
-        parts.append(f"<h2>Notes from the grader</h2><ul>{items}</ul>")
-    return "\n".join(parts)
+    "A student's feedback page: scores, any late penalty, each test's label and teaching message, notes. Never a hidden test's source."
+    row = connection.execute("SELECT total, max_total, notes, penalty, penalty_percent, late_seconds, submitted_at "
+                             "FROM submissions WHERE assignment=? AND student_id=?", (assignment, student)).fetchone()
+    if row is None: raise KeyError(f"{student} has no graded submission of {assignment}.")
+    total, max_total, notes, penalty, percent, late_seconds, submitted_at = row
+    return _TEMPLATES.get_template("feedback.html").render(
+        assignment=assignment, student=student, total=total, max_total=max_total, penalty=penalty or 0.0,
+        penalty_percent=percent or 0.0, late=describe_duration(late_seconds or 0), submitted_at=submitted_at,
+        exercises=_feedback_exercises(connection, assignment, student), notes=json.loads(notes or "[]"),
+        marks=_MARKS)
 
 # %% ../../nbs/86_export.ipynb #x17
 def export_feedback(
@@ -118,17 +204,33 @@ def export_feedback(
     folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
     rows = _submissions(connection, "assignment, student_id", assignment)
     for assignment_name, student in rows:
-        (folder/f"{student}.html").write_text(feedback_html(connection, assignment_name, student))
+        atomic_write(folder/f"{student}.html", feedback_html(connection, assignment_name, student).encode())
     return len(rows)
 
 # %% ../../nbs/86_export.ipynb #x20
+def _canvas_ids(pairs: list | None) -> dict:
+    "{assignment: id} from `NAME=ID` strings."
+    ids = {}
+    for pair in pairs or []:
+        name, sep, value = pair.rpartition("=")
+        if not sep or not name or not value.strip():
+            raise ValueError(f"--canvas-id {pair!r}: write ASSIGNMENT=CANVAS_ID, e.g. tiny=4321.")
+        ids[name] = value.strip()
+    return ids
+
 def run_export(
-    args: argparse.Namespace, # Parsed `export` arguments: db, csv, gradescope, feedback, assignment
+    args: argparse.Namespace, # Parsed `export` arguments: db, csv, canvas, canvas_roster, canvas_id, gradescope, feedback, assignment
 ) -> int:
     "The `export` command: write each requested export, print what was written; return the exit status."
     connection = open_gradebook(args.db)
     try:
         if args.csv: print(f"{export_csv(connection, args.csv, args.assignment)} rows -> {args.csv}")
+        if getattr(args, "canvas", None):
+            try:
+                roster = read_canvas_roster(args.canvas_roster) if args.canvas_roster else None
+                count = export_canvas(connection, args.canvas, args.assignment, roster, _canvas_ids(args.canvas_id))
+            except (ValueError, OSError) as error: print(f"export --canvas: {error}", file=sys.stderr); return 1
+            print(f"{count} students -> {args.canvas} (Canvas gradebook import)")
         if args.gradescope:
             print(f"{export_gradescope(connection, args.gradescope, args.assignment)} results.json -> "
                   f"{args.gradescope}")

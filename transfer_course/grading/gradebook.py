@@ -6,12 +6,14 @@ Docs: https://transfer-course.github.io/transfer_course/gradebook.html.md"""
 
 # %% ../../nbs/85_gradebook.ipynb #k02
 from __future__ import annotations
-import json, sqlite3, time
+import json, math, sqlite3, time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['SCHEMA', 'TestOutcome', 'ExerciseOutcome', 'SubmissionResult', 'open_gradebook', 'record_result', 'gradebook_rows']
+__all__ = ['SCHEMA_VERSION', 'SCHEMA', 'TestOutcome', 'ExerciseOutcome', 'SubmissionResult', 'open_gradebook', 'LatePolicy',
+           'penalty_percent', 'record_result', 'update_late_work', 'gradebook_rows']
 
 # %% ../../nbs/85_gradebook.ipynb #k05
 @dataclass
@@ -55,39 +57,131 @@ class SubmissionResult:
         return sum(e.max_score for e in self.exercises)
 
 # %% ../../nbs/85_gradebook.ipynb #k09
+SCHEMA_VERSION = 2 # `PRAGMA user_version` of a current gradebook; files from before late work read as 0
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs(run_id INTEGER PRIMARY KEY, assignment TEXT, bundle_sha256 TEXT, started REAL,
     finished REAL, submissions INTEGER, status TEXT);
 CREATE TABLE IF NOT EXISTS submissions(assignment TEXT, student_id TEXT, run_id INTEGER, graded_at REAL,
-    notebook_sha256 TEXT, total REAL, max_total REAL, seconds REAL, notes TEXT, PRIMARY KEY(assignment, student_id));
+    notebook_sha256 TEXT, total REAL, max_total REAL, seconds REAL, notes TEXT, execution_seconds REAL DEFAULT 0,
+    submitted_at TEXT, late_seconds REAL DEFAULT 0, penalty_percent REAL DEFAULT 0, penalty REAL DEFAULT 0,
+    PRIMARY KEY(assignment, student_id));
 CREATE TABLE IF NOT EXISTS exercise_scores(assignment TEXT, student_id TEXT, exercise TEXT, notebook TEXT, score REAL,
     max_score REAL, status TEXT, PRIMARY KEY(assignment, student_id, exercise));
 CREATE TABLE IF NOT EXISTS test_results(assignment TEXT, student_id TEXT, exercise TEXT, test_index INTEGER, label TEXT,
     hidden INTEGER, weight REAL, status TEXT, message TEXT, PRIMARY KEY(assignment, student_id, exercise, test_index));
+CREATE TABLE IF NOT EXISTS late_policies(assignment TEXT PRIMARY KEY, due TEXT, percent REAL, unit TEXT, cap REAL,
+    grace_minutes REAL);
+CREATE TABLE IF NOT EXISTS submission_times(assignment TEXT, student_id TEXT, submitted_at TEXT,
+    PRIMARY KEY(assignment, student_id));
+CREATE TABLE IF NOT EXISTS extensions(assignment TEXT, student_id TEXT, due TEXT, PRIMARY KEY(assignment, student_id));
 """
+# columns added to `submissions` since the first gradebooks (schema 0)
+_NEW_COLUMNS = {"execution_seconds": "REAL DEFAULT 0", "submitted_at": "TEXT", "late_seconds": "REAL DEFAULT 0",
+                "penalty_percent": "REAL DEFAULT 0", "penalty": "REAL DEFAULT 0"}
+
+def _migrate(connection: sqlite3.Connection) -> None:
+    "Bring the gradebook to `SCHEMA_VERSION` in one transaction: all of it or none of it."
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        version = connection.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise sqlite3.DatabaseError(f"This gradebook has schema {version}, newer than this transfer_course "
+                                        f"({SCHEMA_VERSION}): upgrade transfer_course to read it.")
+        if version < SCHEMA_VERSION:
+            columns = {row[1] for row in connection.execute("PRAGMA table_info(submissions)")}
+            if columns:  # an older gradebook: add the new columns (existing rows get their defaults)
+                for name, kind in _NEW_COLUMNS.items():
+                    if name not in columns: connection.execute(f"ALTER TABLE submissions ADD COLUMN {name} {kind}")
+            for statement in filter(str.strip, SCHEMA.split(";")): connection.execute(statement)
+            connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
 
 def open_gradebook(
-    path: Path | str, # The SQLite file (created with its tables if missing)
+    path: Path | str, # The SQLite file (created with its tables if missing, migrated if older)
 ) -> sqlite3.Connection:
-    "Open (creating if needed) the SQLite gradebook at `path`."
+    "Open (creating or migrating if needed) the SQLite gradebook at `path`."
     connection = sqlite3.connect(str(path), isolation_level=None, timeout=30)
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=FULL")
-    connection.executescript(SCHEMA)
+    try: _migrate(connection)
+    except BaseException: connection.close(); raise
     return connection
+
+# %% ../../nbs/85_gradebook.ipynb #k10d
+_UNIT_SECONDS = {"day": 86400.0, "hour": 3600.0}
+
+@dataclass
+class LatePolicy:
+    "When an assignment is due and what each started day (or hour) of lateness costs."
+    due: datetime # The due date (timezone-aware)
+    percent: float = 10.0 # Percent of the raw score lost per started `unit` late
+    unit: str = "day" # "day" or "hour"
+    cap: float = 100.0 # At most this percent is lost
+    grace_minutes: float = 0.0 # Lateness up to this many minutes costs nothing
+    def __post_init__(self):
+        if self.due.tzinfo is None: raise ValueError(f"The due date {self.due} has no timezone: add one, e.g. +00:00.")
+        if self.unit not in _UNIT_SECONDS: raise ValueError(f"unit must be 'day' or 'hour', not {self.unit!r}.")
+        if not (0 <= self.percent <= 100 and 0 <= self.cap <= 100 and self.grace_minutes >= 0):
+            raise ValueError("percent and cap must be within 0-100 and grace_minutes must not be negative.")
+
+def penalty_percent(
+    late_seconds: float, # Seconds after the (student's) due date; negative or 0: on time
+    policy: LatePolicy, # The assignment's policy
+) -> float:
+    "The percent of the raw score lost for handing in `late_seconds` late under `policy`."
+    if late_seconds <= policy.grace_minutes * 60 or late_seconds <= 0: return 0.0
+    return min(policy.cap, math.ceil(late_seconds / _UNIT_SECONDS[policy.unit]) * policy.percent)
+
+# %% ../../nbs/85_gradebook.ipynb #k10f
+def _utc_text(moment: datetime) -> str:
+    "`moment` (timezone-aware) as UTC ISO 8601 text, as stored."
+    return moment.astimezone(timezone.utc).isoformat()
+
+def _stored_policy(connection: sqlite3.Connection, assignment: str) -> LatePolicy | None:
+    "The late policy stored for `assignment`, if any."
+    row = connection.execute("SELECT due, percent, unit, cap, grace_minutes FROM late_policies WHERE assignment=?",
+                             (assignment,)).fetchone()
+    return None if row is None else LatePolicy(datetime.fromisoformat(row[0]), *row[1:])
+
+def _apply_penalties(connection: sqlite3.Connection, assignment: str, students: list | None = None) -> None:
+    "Recompute the late penalty of `students` (default: every graded one) inside the caller's transaction."
+    policy = _stored_policy(connection, assignment)
+    where = "" if students is None else f" AND student_id IN ({','.join('?' * len(students))})"
+    rows = connection.execute(f"SELECT student_id, total FROM submissions WHERE assignment=?{where}",
+                              (assignment, *(students or ()))).fetchall()
+    for student, total in rows:
+        submitted = connection.execute("SELECT submitted_at FROM submission_times WHERE assignment=? AND student_id=?",
+                                       (assignment, student)).fetchone()
+        extension = connection.execute("SELECT due FROM extensions WHERE assignment=? AND student_id=?",
+                                       (assignment, student)).fetchone()
+        late, percent = 0.0, 0.0
+        if policy and submitted and submitted[0]:
+            due = datetime.fromisoformat(extension[0]) if extension else policy.due
+            late = (datetime.fromisoformat(submitted[0]) - due).total_seconds()
+            percent = penalty_percent(late, policy)
+        connection.execute("UPDATE submissions SET submitted_at=?, late_seconds=?, penalty_percent=?, penalty=? "
+                           "WHERE assignment=? AND student_id=?",
+                           (submitted[0] if submitted else None, max(late, 0.0), percent,
+                            round(total * percent / 100, 6), assignment, student))
 
 # %% ../../nbs/85_gradebook.ipynb #k12
 def _insert_result(connection: sqlite3.Connection, result: SubmissionResult, run_id: int | None) -> None:
-    "Insert `result`'s rows (inside the caller's transaction)."
+    "Insert `result`'s rows and its late penalty (inside the caller's transaction)."
     key = (result.assignment, result.student_id)
-    connection.execute("INSERT INTO submissions VALUES (?,?,?,?,?,?,?,?,?)", (*key, run_id, time.time(),
-                       result.notebook_sha256, result.total, result.max_total, result.seconds, json.dumps(result.notes)))
+    connection.execute("INSERT INTO submissions(assignment, student_id, run_id, graded_at, notebook_sha256, total, "
+                       "max_total, seconds, notes, execution_seconds) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                       (*key, run_id, time.time(), result.notebook_sha256, result.total, result.max_total,
+                        result.seconds, json.dumps(result.notes), result.execution_seconds))
     for exercise in result.exercises:
         connection.execute("INSERT INTO exercise_scores VALUES (?,?,?,?,?,?,?)", (*key, exercise.name,
                            exercise.notebook, exercise.score, exercise.max_score, exercise.status))
         connection.executemany("INSERT INTO test_results VALUES (?,?,?,?,?,?,?,?,?)",
                                [(*key, exercise.name, t.index, t.label, int(t.hidden), t.weight, t.status, t.message)
                                 for t in exercise.tests])
+    _apply_penalties(connection, result.assignment, [result.student_id])
 
 # %% ../../nbs/85_gradebook.ipynb #k13
 def record_result(
@@ -95,7 +189,7 @@ def record_result(
     result: SubmissionResult, # One student's results
     run_id: int | None = None, # The grading run that produced them (a row of `runs`)
 ) -> None:
-    "Replace `result.student_id`'s rows for this assignment, in one transaction."
+    "Replace `result.student_id`'s rows for this assignment, with the late penalty the stored policy gives now, in one transaction."
     key = (result.assignment, result.student_id)
     connection.execute("BEGIN IMMEDIATE")
     try:
@@ -107,22 +201,48 @@ def record_result(
         connection.execute("ROLLBACK")
         raise
 
+# %% ../../nbs/85_gradebook.ipynb #k14a
+def update_late_work(
+    connection: sqlite3.Connection, # An open gradebook
+    assignment: str, # The assignment
+    policy: LatePolicy | None = None, # Its late policy (None: keep the stored one)
+    times: dict | None = None, # {student id: aware datetime or None}: replaces every stored time of the assignment
+    extensions: dict | None = None, # {student id: aware due date}: replaces every stored extension of the assignment
+) -> None:
+    "Store late-work settings for `assignment` and recompute every graded student's penalty, in one transaction."
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        if policy is not None:
+            connection.execute("INSERT OR REPLACE INTO late_policies VALUES (?,?,?,?,?,?)", (assignment,
+                               _utc_text(policy.due), policy.percent, policy.unit, policy.cap, policy.grace_minutes))
+        for table, values in (("submission_times", times), ("extensions", extensions)):
+            if values is None: continue
+            connection.execute(f"DELETE FROM {table} WHERE assignment=?", (assignment,))
+            connection.executemany(f"INSERT INTO {table} VALUES (?,?,?)",
+                                   [(assignment, s, _utc_text(t) if t else None) for s, t in values.items()])
+        _apply_penalties(connection, assignment)
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+
 # %% ../../nbs/85_gradebook.ipynb #k16
 def gradebook_rows(
     connection: sqlite3.Connection, # An open gradebook
     assignment: str | None = None, # Only this assignment (default: all)
 ) -> tuple[list, list]:
-    "(exercise names, rows): a dict per student with student_id, assignment, total, max_total and each exercise's score."
+    "(exercise names, rows): a dict per student with student_id, assignment, total (after any late penalty), max_total, raw_total, late_penalty, submitted_at and each exercise's score."
     where, args = ("WHERE assignment=?", (assignment,)) if assignment else ("", ())
     exercises = [r[0] for r in connection.execute(f"SELECT DISTINCT exercise FROM exercise_scores {where} "
                                                   "ORDER BY rowid", args)]
     rows = []
-    for assignment_name, student, total, max_total in connection.execute(
-            f"SELECT assignment, student_id, total, max_total FROM submissions {where} ORDER BY "
-            "assignment, student_id", args):
+    for assignment_name, student, total, max_total, penalty, submitted_at in connection.execute(
+            f"SELECT assignment, student_id, total, max_total, penalty, submitted_at FROM submissions {where} "
+            "ORDER BY assignment, student_id", args):
         scores = dict(connection.execute("SELECT exercise, score FROM exercise_scores WHERE assignment=? "
                                          "AND student_id=?",
                                          (assignment_name, student)).fetchall())
-        rows.append({"student_id": student, "assignment": assignment_name, "total": round(total, 4),
-                     "max_total": max_total, **{e: scores.get(e, "") for e in exercises}})
+        rows.append({"student_id": student, "assignment": assignment_name, "total": round(total - penalty, 4),
+                     "max_total": max_total, "raw_total": round(total, 4), "late_penalty": round(penalty, 4),
+                     "submitted_at": submitted_at or "", **{e: scores.get(e, "") for e in exercises}})
     return exercises, rows
