@@ -25,7 +25,7 @@ RUNNERS: dict[str, str] = { # command -> "module:function" of its runner, import
     "split": "transfer_course.scrape:run_split",
     "train": "transfer_course.recipes:run_train",
     "assign": "transfer_course.grading.assign:run_assign",
-    "grade": "transfer_course.grading.autograde:run_grade",
+    "grade": "transfer_course.grading.cluster:run_grade",
     "export": "transfer_course.grading.export:run_export",
 }
 MODEL_NAMES: tuple[str, ...] = ( # the keys of the model records' `MODELS`, in order (checked by a test)
@@ -152,6 +152,9 @@ def _add_grading_commands(subparsers, settings: Settings) -> None:
     add("--read", action="append", help="extra read-only path for kernels (repeatable), e.g. a dataset")
     add("--no-landlock", action="store_true", help="do not restrict kernels with Landlock")
     add("--quiet", action="store_true", help="no progress bar")
+    add("--scheduler", metavar="tcp://HOST:PORT",
+        help="grade on this Dask cluster (`dask scheduler`, `dask worker`); --workers is then ignored")
+    add("--connect-timeout", type=float, default=10.0, help="seconds to reach the scheduler (default 10)")
     export = subparsers.add_parser("export", help="export the gradebook: CSV, Gradescope results.json, HTML feedback")
     export.add_argument("--db", required=True, type=Path)
     export.add_argument("--csv", type=Path)
