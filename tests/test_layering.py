@@ -8,7 +8,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent/"transfer_course"
 ORDER = ["core", "engine", "records", "data", "web", "metrics", "checks",
          "pretrained", "scrape", "augment", "train", "finetune", "interpret", "pitfalls",
-         "recipes", "widgets", "exercises", "sandbox",
+         "recipes", "widgets", "capstone", "exercises", "sandbox",
          "grading.bundle", "grading.gradebook", "grading.export", "grading.assign", "grading.autograde", "grading.cluster",
          "testing.web", "testing.grading", "cli"]
 
