@@ -28,8 +28,9 @@ from .train import create_head, create_transfer_model, fit, freeze
 __all__ = ['EXPORT_ARCHS', 'EXPORT_KEYS', 'HEAD_KEYS', 'END_TO_END_DATASET', 'CUE_DATASET', 'CUE_CLASS', 'STICKER_FRACTION',
            'photo_tensor', 'photo_batch', 'ExportError', 'export_classifier', 'validate_export', 'rebuild_classifier',
            'prepare_photos', 'classifier_accuracy', 'export_form', 'heldout_accuracy', 'fit_linear_head',
-           'end_to_end_photos', 'end_to_end_url_lists', 'heldout_photos', 'LRSetup', 'lr_setup', 'steepest_rate',
-           'lr_range', 'lr_in_sweep', 'lr_in_range', 'sticker', 'add_sticker', 'CueData', 'cue_dataset', 'cue_removed']
+           'end_to_end_photos', 'end_to_end_url_lists', 'heldout_photos', 'distinct_photos', 'clean_split', 'LRSetup',
+           'lr_setup', 'steepest_rate', 'lr_range', 'lr_in_sweep', 'lr_in_range', 'sticker', 'add_sticker', 'CueData',
+           'cue_dataset', 'cue_removed']
 
 # %% ../nbs/70_capstone.ipynb #k005
 def photo_tensor(
@@ -239,14 +240,53 @@ def heldout_photos(
     split: str, # Its sub-folder of class folders, e.g. "valid"
     per_class: int, # Photos per class (the first ones, sorted by name)
     size: int, # Side of each square photo
+    skip: int = 0, # Leave out the first `skip` photos of each class (to draw disjoint sets)
 ) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     "uint8 photos (N, 3, size, size), their labels and the class names: held-out photos for a hidden test."
     folder = find_dataset(dataset)/split
     class_names = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-    files = [(index, path) for index, name in enumerate(class_names) for path in sorted(image_files(folder/name))[:per_class]]
+    files = [(index, path) for index, name in enumerate(class_names)
+             for path in sorted(image_files(folder/name))[skip:skip + per_class]]
     return photo_batch([p for _, p in files], size), torch.tensor([i for i, _ in files]), class_names
 
 # %% ../nbs/70_capstone.ipynb #k027
+def distinct_photos(
+    paths: Sequence[str | Path], # Photo files
+    near_threshold: int = 8, # Perceptual-hash distance at or below which two photos are one picture
+) -> int:
+    "How many different pictures `paths` hold, counting near-duplicates once (as `scrape` does)."
+    from transfer_course.scrape import near_duplicate_groups, phash
+    return len(set(near_duplicate_groups([phash(load_image(path)) for path in paths], near_threshold)))
+
+def _near(a: str, b: str, threshold: int) -> bool: return bin(int(a, 16) ^ int(b, 16)).count("1") <= threshold
+
+@check
+def clean_split(
+    answer: Any, # Rows [split, class, perceptual hash as 16 hex digits], one per image of the student's dataset
+    class_names: list, # The classes every split must hold
+    expected_images: int, # How many different pictures the web served
+    near_threshold: int = 8, # Hash distance at or below which two images are the same picture
+) -> CheckResult:
+    "Does the split hold each served picture once, every class on both sides, and no near-copy across sides?"
+    try: rows = [(str(split), str(label), str(hashed)) for split, label, hashed in answer]; [int(h, 16) for *_, h in rows]
+    except (TypeError, ValueError):
+        return failed("Expected rows [split, class, phash], e.g. `split_table[['split', 'label', 'phash']].values.tolist()`.")
+    sides = {side: [r for r in rows if r[0] == side] for side in ("train", "valid")}
+    for side, members in sides.items():
+        missing = sorted(set(class_names) - {label for _, label, _ in members})
+        if missing: return failed(f"No {side} images of {missing}: every class needs photos on both sides.")
+    across = [(a, b) for a in sides["train"] for b in sides["valid"] if _near(a[2], b[2], near_threshold)]
+    if across:
+        return failed(f"{len(across)} picture(s) are in train and, as a copy, in valid (e.g. a {across[0][0][1]}): "
+                      "validation would reward memorising. Split near-duplicates together.")
+    if len(rows) != expected_images:
+        more = len(rows) > expected_images
+        return failed(f"Your dataset has {len(rows)} images; the web served {expected_images} different pictures. "
+                      + ("Bad downloads or copies got in: verify and de-duplicate." if more else "Some good photos were lost."))
+    return passed(f"{len(rows)} pictures, {len(sides['train'])} to train and {len(sides['valid'])} to validate, "
+                  "every class on both sides, no copy across.")
+
+# %% ../nbs/70_capstone.ipynb #k030
 @dataclass
 class LRSetup:
     "The learning-rate capstone's fixed problem: a head to train on cached features."
@@ -275,7 +315,7 @@ def lr_setup(
     shuffled = DataLoader(train, batch_size=32, shuffle=True, generator=torch.Generator().manual_seed(seed))
     return LRSetup(head, shuffled, DataLoader(valid, batch_size=64), list(split.classes))
 
-# %% ../nbs/70_capstone.ipynb #k028
+# %% ../nbs/70_capstone.ipynb #k031
 def steepest_rate(
     lrs: Sequence[float], # Learning rates of the sweep
     losses: Sequence[float], # Smoothed losses at those rates
@@ -302,7 +342,7 @@ def lr_range(
     if not low < high: raise ValueError(f"lr_range: this curve gives no range ({low:.2g} to {high:.2g}); sweep more steps.")
     return low, high
 
-# %% ../nbs/70_capstone.ipynb #k030
+# %% ../nbs/70_capstone.ipynb #k033
 @check
 def lr_in_sweep(
     answer: Any, # The student's learning rate
@@ -338,7 +378,7 @@ def lr_in_range(
     return failed(f"{answer:.2g} is too close to the explosion: the lowest loss is at {lowest:.2g}, and rates beyond about a "
                   f"tenth of it overshoot. Accepted: {low:.2g} to {high:.2g}.")
 
-# %% ../nbs/70_capstone.ipynb #k033
+# %% ../nbs/70_capstone.ipynb #k036
 CUE_DATASET, CUE_CLASS = "hymenoptera", "ants" # The photos, and the class whose training photos carry the sticker
 STICKER_FRACTION = 0.4 # The sticker's side, as a fraction of the photo's
 
@@ -358,7 +398,7 @@ def add_sticker(
     marked[..., :piece.shape[-2], :piece.shape[-1]] = piece
     return marked
 
-# %% ../nbs/70_capstone.ipynb #k034
+# %% ../nbs/70_capstone.ipynb #k037
 @dataclass
 class CueData:
     "Photos of the spurious-cue capstone."
@@ -372,15 +412,16 @@ def cue_dataset(
     per_class: int = 30, # Photos per class: the first ones, sorted by name
     size: int = 128, # Side of each square photo
     cue: bool = True, # Put the sticker on every photo of `CUE_CLASS`
+    skip: int = 0, # Leave out the first `skip` photos of each class (e.g. 30: photos disjoint from the default)
 ) -> CueData:
     "The ants-and-bees photos as uint8 tensors, the ants' ones with the sticker when `cue`. Deterministic."
-    images, labels, class_names = heldout_photos(CUE_DATASET, split, per_class, size)
+    images, labels, class_names = heldout_photos(CUE_DATASET, split, per_class, size, skip)
     if cue:
         marked = labels == class_names.index(CUE_CLASS)
         images[marked] = add_sticker(images[marked])
     return CueData(images, labels, class_names, CUE_CLASS if cue else None)
 
-# %% ../nbs/70_capstone.ipynb #k036
+# %% ../nbs/70_capstone.ipynb #k039
 @check
 def cue_removed(
     answer: Any, # `clean(photos)` of photos that carry the sticker: uint8 (N, 3, S, S)
