@@ -10,7 +10,9 @@ backend, PYTHONHASHSEED=0). Any error stops the run with a non-zero exit naming 
 (cells tagged `raises-exception` may raise); nothing is written for a notebook that failed.
 
 What is stored (cleaned so that a rerun on another machine changes only what really changed):
-- execution counts are null; object ids (`<... at 0x7f...>`) are dropped from text outputs (as nbdev's clean does);
+- execution counts are the top-to-bottom run's, 1, 2, 3... over the non-empty code cells: they depend on the
+  notebook alone, so a rerun does not change them (nbdev's clean would null them, but nbval then refuses a cell
+  with outputs and no count: "Unrun reference cell has outputs"); object ids (`<... at 0x7f...>`) are dropped from text outputs (as nbdev's clean does);
 - machine paths in text outputs become placeholders: the data folder `<data>`, the repository `<repo>`, temporary
   folders `<tmp>`, the home folder `~`;
 - widget outputs (ipywidgets, tqdm's notebook bar) are dropped, and so is the notebook's widget state: the docs site
@@ -19,7 +21,8 @@ What is stored (cleaned so that a rerun on another machine changes only what rea
   third or more (photo grids shrink about 4 times and look the same);
 - output and cell metadata are reduced to what nbdev's clean keeps (plus cell `tags`);
 - the notebook's metadata gets `transfer_course.outputs`: the SHA-256 of its code (see `code_sha256`), the run's wall
-  and kernel CPU seconds, the mode, the date and the Python and torch versions. `--check` compares that hash.
+  and kernel CPU seconds, the mean load average during the run (above the core count, other jobs slowed the wall
+  time), the mode, the date and the Python and torch versions. `--check` compares that hash.
 - Lesson notebooks (not the exercise notebooks) get a runtime banner as their second cell: how long the full run took
   and the one line that switches to quick mode.
 """
@@ -129,13 +132,16 @@ def clean_outputs(nb: dict, patterns: list) -> dict:
              clean_ids=True, repair=False)
     if kernelspec: nb["metadata"]["kernelspec"] = kernelspec  # nbdev's clean renames the display name
     nb["metadata"].pop("widgets", None)
+    count = 0
     for cell in nb["cells"]:
         if cell["cell_type"] != "code": continue
-        cell["execution_count"] = None
+        source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        count += bool(source.strip())  # the run's order, not a session's: a function of the notebook alone
+        cell["execution_count"] = count if source.strip() else None
         kept = []
         for output in cell.get("outputs", []):
             output.pop("transient", None)
-            if "execution_count" in output: output["execution_count"] = None
+            if "execution_count" in output: output["execution_count"] = cell["execution_count"]
             data = output.get("data")
             if data is not None and WIDGET_MIME in data: continue  # live widget: its text fallback is a stale repr
             for key in ("text", "traceback", "evalue"):
@@ -184,7 +190,7 @@ def run_notebook(path: Path, env: dict | None = None, timeout: float = 1800, qui
     env = full_mode_env() if env is None else env
     client = NotebookClient(nb, kernel_name=KERNEL, timeout=timeout, record_timing=False, allow_errors=False,
                             resources={"metadata": {"path": str(path.parent.resolve())}})
-    state = dict(pid=None, current=None, failed=None, started=0.0, cpu=0.0, cells=[])
+    state = dict(pid=None, current=None, failed=None, started=0.0, cpu=0.0, cells=[], loads=[])
 
     def on_cell_execute(cell, cell_index):
         if state["pid"] is None: state["pid"] = client.km.provisioner.process.pid
@@ -194,6 +200,7 @@ def run_notebook(path: Path, env: dict | None = None, timeout: float = 1800, qui
         cpu = _cpu_seconds(state["pid"])
         state["cells"].append((cell_index, time.monotonic() - state["started"], cpu - state["cpu"]))
         state["total_cpu"] = cpu
+        state["loads"].append(os.getloadavg()[0])
         if not quiet and sys.stdout.isatty(): print(f"  cell {cell_index:3d}: {state['cells'][-1][1]:7.1f} s", end="\r", flush=True)
 
     def on_cell_error(cell, cell_index, execute_reply): state["failed"] = cell_index
@@ -210,7 +217,9 @@ def run_notebook(path: Path, env: dict | None = None, timeout: float = 1800, qui
                                f"{str(error).strip()[:300]}") from None
     wall = time.monotonic() - start
     if not quiet and sys.stdout.isatty(): print(" " * 40, end="\r")
-    return nb, dict(seconds=round(wall, 1), cpu_seconds=round(state.get("total_cpu", 0.0), 1), cells=state["cells"])
+    load = round(sum(state["loads"]) / len(state["loads"]), 1) if state["loads"] else None
+    return nb, dict(seconds=round(wall, 1), cpu_seconds=round(state.get("total_cpu", 0.0), 1), load=load,
+                    cells=state["cells"])
 
 
 def _duration(seconds: float) -> str:
@@ -220,11 +229,12 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 60} min" + (f" {seconds % 60} s" if seconds % 60 else "")
 
 
-def banner_text(seconds: float, cores: int) -> str:
+def banner_text(seconds: float, cores: int, cpu_seconds: float | None = None) -> str:
     "The runtime banner a lesson opens with."
+    cpu = f" ({_duration(cpu_seconds)} of CPU time)" if cpu_seconds else ""
     return (f"> **Runtime.** The outputs on this page come from a full run of the notebook: {_duration(seconds)} on "
-            f"{cores} CPU cores, no GPU. On a slower machine, use the quick mode (smaller images, fewer photos and "
-            f"epochs: same code, noisier numbers than the text quotes): make `{QUICK_LINE}` the first cell and run "
+            f"{cores} CPU cores, no GPU{cpu}. On a slower machine, use the quick mode (smaller images, fewer photos "
+            f"and epochs: same code, noisier numbers than the text quotes): make `{QUICK_LINE}` the first cell and run "
             f"all, or start JupyterLab with `TRANSFER_COURSE_QUICK=1 jupyter lab`.")
 
 
@@ -239,7 +249,8 @@ def stamp(nb: dict, timings: dict, now: datetime.date | None = None) -> None:
     try: torch_version = importlib.metadata.version("torch")
     except importlib.metadata.PackageNotFoundError: torch_version = None
     nb["metadata"].setdefault("transfer_course", {})["outputs"] = dict(
-        code_sha256=code_sha256(nb), seconds=timings["seconds"], cpu_seconds=timings["cpu_seconds"], mode="full",
+        code_sha256=code_sha256(nb), seconds=timings["seconds"], cpu_seconds=timings["cpu_seconds"],
+        load=timings.get("load"), cores=_cores(), mode="full",
         created=(now or datetime.datetime.now(datetime.timezone.utc).date()).isoformat(),
         python=platform.python_version(), torch=torch_version)
 
@@ -260,7 +271,7 @@ def make_outputs(path: Path, env: dict | None = None, timeout: float = 1800, qui
     env = full_mode_env() if env is None else env
     nb, timings = run_notebook(path, env, timeout, quiet)
     clean_outputs(nb, path_replacements(env))
-    if is_lesson(path): set_banner(nb, banner_text(timings["seconds"], _cores()))
+    if is_lesson(path): set_banner(nb, banner_text(timings["seconds"], _cores(), timings["cpu_seconds"]))
     stamp(nb, timings)
     write_notebook(path, nb)
     images = sum(mime.startswith("image/") for cell in nb["cells"] for output in cell.get("outputs", [])
@@ -297,15 +308,15 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(f"{len(paths)} notebook(s): stored outputs match the code.")
         return 0
-    print(f"{'notebook':<34}{'wall s':>8}{'CPU s':>8}{'images':>8}{'bytes':>10}   slowest cells (index: s)")
+    print(f"{'notebook':<34}{'wall s':>8}{'CPU s':>8}{'load':>6}{'images':>8}{'bytes':>10}   most CPU (cell index: wall/CPU s)")
     failed = []
     for path in paths:
         try: result = make_outputs(path, timeout=args.timeout)
         except NotebookRunError as error:
             print(f"FAILED {error}", file=sys.stderr); failed.append(str(path)); continue
-        slowest = sorted(result["cells"], key=lambda cell: -cell[1])[:4]
-        print(f"{str(path):<34}{result['seconds']:>8.1f}{result['cpu_seconds']:>8.1f}{result['images']:>8}"
-              f"{result['bytes']:>10}   " + ", ".join(f"{index}: {wall:.0f}" for index, wall, _ in slowest), flush=True)
+        slowest = sorted(result["cells"], key=lambda cell: -cell[2])[:4]
+        print(f"{str(path):<34}{result['seconds']:>8.1f}{result['cpu_seconds']:>8.1f}{result['load'] or 0:>6.1f}{result['images']:>8}"
+              f"{result['bytes']:>10}   " + ", ".join(f"{index}: {wall:.0f}/{cpu:.0f}" for index, wall, cpu in slowest), flush=True)
     if failed: print(f"{len(failed)} notebook(s) failed, their outputs were not stored: {', '.join(failed)}",
                      file=sys.stderr)
     return 1 if failed else 0
