@@ -26,11 +26,11 @@ from .train import create_head, create_transfer_model, fit, freeze
 
 # %% auto #0
 __all__ = ['EXPORT_ARCHS', 'EXPORT_KEYS', 'HEAD_KEYS', 'END_TO_END_DATASET', 'CUE_DATASET', 'CUE_CLASS', 'STICKER_FRACTION',
-           'photo_tensor', 'photo_batch', 'ExportError', 'export_classifier', 'validate_export', 'rebuild_classifier',
-           'prepare_photos', 'classifier_accuracy', 'export_form', 'heldout_accuracy', 'fit_linear_head',
-           'end_to_end_photos', 'end_to_end_url_lists', 'heldout_photos', 'distinct_photos', 'clean_split', 'LRSetup',
-           'lr_setup', 'steepest_rate', 'lr_range', 'lr_in_sweep', 'lr_in_range', 'sticker', 'add_sticker', 'CueData',
-           'cue_dataset', 'cue_removed']
+           'photo_tensor', 'photo_batch', 'pack_photos', 'unpack_photos', 'ExportError', 'export_classifier',
+           'validate_export', 'rebuild_classifier', 'prepare_photos', 'classifier_accuracy', 'export_form',
+           'heldout_accuracy', 'fit_linear_head', 'end_to_end_photos', 'end_to_end_url_lists', 'heldout_photos',
+           'distinct_photos', 'clean_split', 'LRSetup', 'lr_setup', 'steepest_rate', 'lr_range', 'lr_in_sweep',
+           'lr_in_range', 'sticker', 'add_sticker', 'CueData', 'cue_dataset', 'cue_removed']
 
 # %% ../nbs/70_capstone.ipynb #k005
 def photo_tensor(
@@ -50,7 +50,24 @@ def photo_batch(
     if not sources: raise ValueError("photo_batch: no photos given.")
     return torch.stack([photo_tensor(source, size) for source in sources])
 
-# %% ../nbs/70_capstone.ipynb #k008
+# %% ../nbs/70_capstone.ipynb #k006
+def pack_photos(
+    images: torch.Tensor, # uint8 (N, 3, S, S) photos
+    quality: int = 95, # JPEG quality
+) -> list[torch.Tensor]:
+    "Each photo as its JPEG bytes in a 1-D uint8 tensor: plain data, a tenth of the raw size."
+    from torchvision.io import encode_jpeg
+    return [encode_jpeg(image.contiguous(), quality=quality) for image in images]
+
+def unpack_photos(
+    photos: torch.Tensor | Sequence[torch.Tensor], # uint8 (N, 3, S, S), or `pack_photos`'s list of JPEG bytes
+) -> torch.Tensor:
+    "uint8 (N, 3, S, S) photos from either form."
+    if isinstance(photos, torch.Tensor) and photos.ndim == 4: return photos
+    from torchvision.io import ImageReadMode, decode_jpeg
+    return torch.stack([decode_jpeg(torch.as_tensor(data, dtype=torch.uint8), mode=ImageReadMode.RGB) for data in photos])
+
+# %% ../nbs/70_capstone.ipynb #k009
 EXPORT_ARCHS = ("efficientnet_lite0",) # Bodies an exported capstone classifier may use
 EXPORT_KEYS = ("arch", "size", "class_names", "head_state") # The keys of an exported classifier
 HEAD_KEYS = ("fc.weight", "fc.bias") # The keys of its head's state dict (a `train.linear_head`)
@@ -66,7 +83,7 @@ def export_classifier(
             "class_names": [str(name) for name in model.class_names],
             "head_state": {key: value.detach().cpu().clone() for key, value in model.head.state_dict().items()}}
 
-# %% ../nbs/70_capstone.ipynb #k009
+# %% ../nbs/70_capstone.ipynb #k010
 def _kind_of(value) -> str:
     if isinstance(value, torch.Tensor): return f"a tensor of shape {tuple(value.shape)} ({str(value.dtype).replace('torch.', '')})"
     return type(value).__name__
@@ -94,7 +111,7 @@ def validate_export(
         raise ExportError(f"class_names are {names}; this task's classes are {sorted(class_names)}.")
     _validate_head(exported["head_state"], len(names), get_record(exported["arch"]).n_features)
 
-# %% ../nbs/70_capstone.ipynb #k010
+# %% ../nbs/70_capstone.ipynb #k011
 def _validate_head(state: Any, n_classes: int, n_features: int) -> None:
     "Raise `ExportError` unless `state` is a linear head's state dict with the expected shapes."
     if not isinstance(state, dict):
@@ -112,7 +129,7 @@ def _validate_head(state: Any, n_classes: int, n_features: int) -> None:
                               f"({n_classes} classes, {n_features} features).")
         if not torch.isfinite(value).all(): raise ExportError(f"head_state[{key!r}] contains NaN or infinite values.")
 
-# %% ../nbs/70_capstone.ipynb #k011
+# %% ../nbs/70_capstone.ipynb #k012
 def rebuild_classifier(
     exported: dict, # A capstone export (see `export_classifier`)
 ) -> nn.Module:
@@ -123,7 +140,7 @@ def rebuild_classifier(
     model.head.load_state_dict({key: value.float() for key, value in exported["head_state"].items()}, strict=True)
     return model.eval()
 
-# %% ../nbs/70_capstone.ipynb #k015
+# %% ../nbs/70_capstone.ipynb #k016
 def prepare_photos(
     images: torch.Tensor, # uint8 (N, 3, S, S) photos
     record, # The model's `ModelRecord`: input size, resize filter and statistics
@@ -137,7 +154,7 @@ def prepare_photos(
 
 def classifier_accuracy(
     exported: dict, # A capstone export
-    images: torch.Tensor, # uint8 (N, 3, S, S) held-out photos
+    images: torch.Tensor | list, # uint8 (N, 3, S, S) held-out photos, or `pack_photos` of them
     labels: torch.Tensor, # (N,) their labels, indices into `class_names`
     class_names: Sequence[str], # The grader's class names
     batch_size: int = 32, # Photos per forward pass
@@ -145,12 +162,12 @@ def classifier_accuracy(
     "Accuracy of the exported classifier on the held-out photos (its class order mapped onto `class_names`)."
     validate_export(exported, class_names)
     model = rebuild_classifier(exported)
-    inputs = prepare_photos(images, model.record)
+    inputs = prepare_photos(unpack_photos(images), model.record)
     scores = infer(model, [inputs[i:i + batch_size] for i in range(0, len(inputs), batch_size)])
     to_grader = torch.tensor([list(class_names).index(name) for name in exported["class_names"]])
     return float((to_grader[scores.argmax(dim=1)] == torch.as_tensor(labels)).float().mean())
 
-# %% ../nbs/70_capstone.ipynb #k016
+# %% ../nbs/70_capstone.ipynb #k017
 @check
 def export_form(
     answer: Any, # The student's export (plain data)
@@ -164,7 +181,7 @@ def export_form(
 @check
 def heldout_accuracy(
     answer: Any, # The student's export (plain data)
-    images: Any, # uint8 (N, 3, S, S) held-out photos (only in the grader bundle)
+    images: Any, # Held-out photos (only in the grader bundle): uint8 (N, 3, S, S) or `pack_photos` of them
     labels: Any, # (N,) their labels
     class_names: list, # The grader's class names, in the order of `labels`
     min_accuracy: float, # The accuracy this test asks for
@@ -182,7 +199,7 @@ def heldout_accuracy(
     return failed(f"Accuracy {accuracy:.3f} on {len(labels)} {what}; this check needs {min_accuracy:.2f} "
                   f"(always guessing one class gets {baseline:.2f}).{advice}")
 
-# %% ../nbs/70_capstone.ipynb #k018
+# %% ../nbs/70_capstone.ipynb #k019
 def fit_linear_head(
     images: torch.Tensor, # uint8 (N, 3, S, S) training photos
     labels: torch.Tensor, # (N,) their labels
@@ -204,7 +221,7 @@ def fit_linear_head(
     fit(trainable_head(model), loader, DataLoader(dataset, batch_size=64), epochs=epochs, lr=lr, progress=False)
     return model.eval()
 
-# %% ../nbs/70_capstone.ipynb #k022
+# %% ../nbs/70_capstone.ipynb #k023
 END_TO_END_DATASET = "clothing_small_5cls" # The photos the mock web serves (train) and the hidden ones (valid)
 
 def end_to_end_photos(
@@ -234,7 +251,7 @@ def end_to_end_url_lists(
         urls[label] = [url(route) for route in routes]
     return urls
 
-# %% ../nbs/70_capstone.ipynb #k024
+# %% ../nbs/70_capstone.ipynb #k025
 def heldout_photos(
     dataset: str, # A dataset folder name, e.g. "clothing_small_5cls"
     split: str, # Its sub-folder of class folders, e.g. "valid"
@@ -249,7 +266,7 @@ def heldout_photos(
              for path in sorted(image_files(folder/name))[skip:skip + per_class]]
     return photo_batch([p for _, p in files], size), torch.tensor([i for i, _ in files]), class_names
 
-# %% ../nbs/70_capstone.ipynb #k027
+# %% ../nbs/70_capstone.ipynb #k028
 def distinct_photos(
     paths: Sequence[str | Path], # Photo files
     near_threshold: int = 8, # Perceptual-hash distance at or below which two photos are one picture
@@ -286,7 +303,7 @@ def clean_split(
     return passed(f"{len(rows)} pictures, {len(sides['train'])} to train and {len(sides['valid'])} to validate, "
                   "every class on both sides, no copy across.")
 
-# %% ../nbs/70_capstone.ipynb #k030
+# %% ../nbs/70_capstone.ipynb #k031
 @dataclass
 class LRSetup:
     "The learning-rate capstone's fixed problem: a head to train on cached features."
@@ -315,7 +332,7 @@ def lr_setup(
     shuffled = DataLoader(train, batch_size=32, shuffle=True, generator=torch.Generator().manual_seed(seed))
     return LRSetup(head, shuffled, DataLoader(valid, batch_size=64), list(split.classes))
 
-# %% ../nbs/70_capstone.ipynb #k031
+# %% ../nbs/70_capstone.ipynb #k032
 def steepest_rate(
     lrs: Sequence[float], # Learning rates of the sweep
     losses: Sequence[float], # Smoothed losses at those rates
@@ -342,7 +359,7 @@ def lr_range(
     if not low < high: raise ValueError(f"lr_range: this curve gives no range ({low:.2g} to {high:.2g}); sweep more steps.")
     return low, high
 
-# %% ../nbs/70_capstone.ipynb #k033
+# %% ../nbs/70_capstone.ipynb #k034
 @check
 def lr_in_sweep(
     answer: Any, # The student's learning rate
@@ -378,7 +395,7 @@ def lr_in_range(
     return failed(f"{answer:.2g} is too close to the explosion: the lowest loss is at {lowest:.2g}, and rates beyond about a "
                   f"tenth of it overshoot. Accepted: {low:.2g} to {high:.2g}.")
 
-# %% ../nbs/70_capstone.ipynb #k036
+# %% ../nbs/70_capstone.ipynb #k037
 CUE_DATASET, CUE_CLASS = "hymenoptera", "ants" # The photos, and the class whose training photos carry the sticker
 STICKER_FRACTION = 0.4 # The sticker's side, as a fraction of the photo's
 
@@ -398,7 +415,7 @@ def add_sticker(
     marked[..., :piece.shape[-2], :piece.shape[-1]] = piece
     return marked
 
-# %% ../nbs/70_capstone.ipynb #k037
+# %% ../nbs/70_capstone.ipynb #k038
 @dataclass
 class CueData:
     "Photos of the spurious-cue capstone."
@@ -421,7 +438,7 @@ def cue_dataset(
         images[marked] = add_sticker(images[marked])
     return CueData(images, labels, class_names, CUE_CLASS if cue else None)
 
-# %% ../nbs/70_capstone.ipynb #k039
+# %% ../nbs/70_capstone.ipynb #k040
 @check
 def cue_removed(
     answer: Any, # `clean(photos)` of photos that carry the sticker: uint8 (N, 3, S, S)
