@@ -15,10 +15,11 @@ import torch
 from torch import nn
 
 # %% auto #0
-__all__ = ['STATUSES', 'JUDGES', 'DEFAULT_TOLERANCES', 'BATCHNORM_TYPES', 'CheckResult', 'passed', 'failed', 'Check', 'check',
-           'tolerances', 'tensor_close', 'equals', 'number_close', 'choice', 'trainable_summary', 'trainable',
-           'batchnorm_summary', 'batchnorm_mode', 'running_stats', 'channel_stats', 'normalised',
-           'param_groups_summary', 'param_groups', 'no_leakage', 'loss_decreases', 'accuracy_above']
+__all__ = ['STATUSES', 'JUDGES', 'JUDGE_MODULES', 'DEFAULT_TOLERANCES', 'BATCHNORM_TYPES', 'CheckResult', 'passed', 'failed',
+           'import_check_modules', 'Check', 'check', 'tolerances', 'tensor_close', 'equals', 'number_close', 'choice',
+           'valid_choice', 'trainable_summary', 'trainable', 'batchnorm_summary', 'batchnorm_mode', 'running_stats',
+           'channel_stats', 'normalised', 'param_groups_summary', 'param_groups', 'no_leakage', 'loss_decreases',
+           'accuracy_above']
 
 # %% ../nbs/80_checks.ipynb #c006
 STATUSES = ("passed", "failed", "not_attempted", "error")
@@ -47,16 +48,31 @@ def failed(
 
 # %% ../nbs/80_checks.ipynb #c009
 JUDGES: dict[str, Callable] = {}
+JUDGE_MODULES: dict[str, str] = {} # judge name -> the module whose import registers it
+
+def import_check_modules(
+    modules, # Module names; only those starting with "transfer_course." are imported
+) -> list[str]:
+    "Import the course modules that register judges (e.g. `transfer_course.capstone`); return the ones that failed."
+    import importlib
+    failures = []
+    for module in modules:
+        if not (isinstance(module, str) and module.startswith("transfer_course.")): continue
+        try: importlib.import_module(module)
+        except Exception: failures.append(module)
+    return failures
 
 @dataclass(frozen=True)
 class Check:
     "A registered judge with its expected values; call it on an answer (plain data) to get a `CheckResult`."
     name: str # Name of the judge in `JUDGES`
     params: dict = field(default_factory=dict) # Expected values and options for the judge
+    module: str = "" # The module that registers the judge (imported on first use if it is a course module)
     def __call__(self,
         answer: Any, # The student's answer, as plain data
     ) -> CheckResult:
         "Judge `answer`; an unknown judge or a judge that raises gives an \"error\" result, never an exception."
+        if self.name not in JUDGES and self.module: import_check_modules([self.module])
         if self.name not in JUDGES:
             return CheckResult("error", f"Unknown check {self.name!r}: the grader's course library is "
                                         "older than the assignment.")
@@ -69,17 +85,18 @@ class Check:
 def check(
     judge: Callable, # `judge(answer, **params) -> CheckResult`, its parameters documented
 ) -> Callable:
-    "Register `judge(answer, **params) -> CheckResult` and return a factory `(**params) -> Check`."
+    "Register `judge(answer, **params) -> CheckResult` (and its module) and return a factory `(**params) -> Check`."
     signature = inspect.signature(judge)
     factory_signature = signature.replace(parameters=list(signature.parameters.values())[1:])
+    module = getattr(judge, "__module__", "") or ""
     @functools.wraps(judge)
     def factory(*args, **kwargs) -> Check:
         bound = factory_signature.bind(*args, **kwargs)
         bound.apply_defaults()
-        return Check(judge.__name__, dict(bound.arguments))
+        return Check(judge.__name__, dict(bound.arguments), module)
     factory.__signature__ = factory_signature
     factory.judge = judge
-    JUDGES[judge.__name__] = judge
+    JUDGES[judge.__name__], JUDGE_MODULES[judge.__name__] = judge, module
     return factory
 
 # %% ../nbs/80_checks.ipynb #c012
@@ -260,6 +277,17 @@ def choice(
         return failed(f"{cleaned!r} is not one of the options: {', '.join(map(repr, options))}.")
     if cleaned == expected: return passed("Correct.")
     return failed((explanations or {}).get(cleaned, f"{cleaned!r} is not right. Look again at the evidence."))
+
+@check
+def valid_choice(
+    answer: Any, # The option the student chose, as a string
+    options:list, # All valid options
+) -> CheckResult:
+    "Is `answer` one of `options`? Says nothing about which option is right: the verdict is a hidden `choice` test."
+    listed = ", ".join(map(repr, options))
+    if not isinstance(answer, str): return failed(f"Answer with one of the options ({listed}) as a string, not {_kind(answer)}.")
+    if answer.strip() not in options: return failed(f"{answer.strip()!r} is not one of the options: {listed}.")
+    return passed("Your choice is recorded; it is marked when your work is graded.")
 
 # %% ../nbs/80_checks.ipynb #c036
 def trainable_summary(

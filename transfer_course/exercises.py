@@ -6,7 +6,8 @@ Docs: https://transfer-course.github.io/transfer_course/exercises.html.md"""
 
 # %% ../nbs/81_exercises.ipynb #c002
 from __future__ import annotations
-import base64, io, json, re, sys
+import base64, io, json, os, re, sys
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,14 +15,16 @@ import numpy as np
 import torch
 from fastcore.basics import patch
 
-from .checks import Check, CheckResult
+from .checks import Check, CheckResult, import_check_modules
 
 # %% auto #0
-__all__ = ['PROBE_STATUSES', 'EXERCISES', 'HIDDEN_DECLARED', 'CHECK_CALLS', 'SOLUTION_BEGIN', 'SOLUTION_END', 'SOLUTION_LINE',
-           'HIDDEN_BEGIN', 'HIDDEN_END', 'INSTRUCTOR_ONLY', 'PLACEHOLDER', 'encode_answer', 'UnreadableAnswer',
-           'decode_answer', 'probe_json', 'ProbeOutcome', 'read_probe', 'Test', 'judge', 'score', 'exercise_status',
-           'ExerciseReport', 'Exercise', 'all_checks_pass', 'AuthoringError', 'strip_solutions', 'hidden_regions',
-           'strip_hidden', 'is_instructor_only', 'declare_hidden_tests', 'hidden_summary', 'bundle_payload']
+__all__ = ['PROBE_FUNCTIONS', 'PROBE_STATUSES', 'EXERCISES', 'HIDDEN_DECLARED', 'CHECK_CALLS', 'SOLUTION_BEGIN', 'SOLUTION_END',
+           'SOLUTION_LINE', 'HIDDEN_BEGIN', 'HIDDEN_END', 'INSTRUCTOR_ONLY', 'EXERCISE_DEFINITION', 'SIDECAR_SUFFIX',
+           'PLACEHOLDER', 'encode_answer', 'UnreadableAnswer', 'decode_answer', 'probe_json', 'ProbeOutcome',
+           'read_probe', 'Test', 'judge', 'judge_exercise', 'is_exercise_definition', 'plural', 'Markdown', 'score',
+           'exercise_status', 'ExerciseReport', 'Exercise', 'all_checks_pass', 'AuthoringError', 'strip_solutions',
+           'hidden_regions', 'strip_hidden', 'is_instructor_only', 'declare_hidden_tests', 'hidden_summary',
+           'bundle_payload', 'public_payload', 'MissingExercise', 'load_exercise']
 
 # %% ../nbs/81_exercises.ipynb #c005
 def encode_answer(
@@ -89,17 +92,228 @@ def decode_answer(
     return {key: decode_answer(value, depth + 1) for key, value in data.items()}
 
 # %% ../nbs/81_exercises.ipynb #c012
+def _qualified_names(value) -> tuple:
+    "Dotted names `value` is known by: a module's name, a function's or class's `module.qualname`, a builtin method's `module.Type.name`."
+    import types
+    names = []
+    if isinstance(value, types.ModuleType): return (value.__name__,)
+    owner = getattr(value, "__self__", None)
+    name = getattr(value, "__name__", None)
+    if isinstance(name, str):
+        if isinstance(owner, types.ModuleType): names.append(f"{owner.__name__}.{name}")
+        elif isinstance(owner, type): names.append(f"{owner.__module__}.{owner.__qualname__}.{name}")
+        elif owner is not None and not isinstance(value, types.MethodType):
+            names.append(f"{type(owner).__module__}.{type(owner).__qualname__}.{name}")
+    if isinstance(value, types.MethodType): value = value.__func__
+    module, qualname = getattr(value, "__module__", None), getattr(value, "__qualname__", None)
+    if isinstance(module, str) and isinstance(qualname, str): names.append(f"{module}.{qualname}")
+    if isinstance(value, types.BuiltinFunctionType) and isinstance(module, str) and isinstance(name, str):
+        names.append(f"{module}.{name}")
+    return tuple(names)
+
+def _forbidden_hit(names, forbidden: tuple):
+    "The first of `forbidden` (dotted names of modules, functions, classes, methods) that one of `names` is or lies under."
+    for name in names:
+        for banned in forbidden:
+            if name == banned or name.startswith(banned + "."): return banned
+    return None
+
+def _lookup_dotted(dotted: str):
+    "The object a dotted name refers to among modules already imported (no import happens), or None."
+    import sys
+    parts = dotted.split(".")
+    for index in range(len(parts), 0, -1):
+        value = sys.modules.get(".".join(parts[:index]))
+        if value is None: continue
+        for attr in parts[index:]:
+            try: value = getattr(value, attr)
+            except Exception: return None
+        return value
+    return None
+
+def _student_code(code) -> bool:
+    "Was `code` compiled from a notebook cell (IPython's cell files) rather than a library?"
+    name = code.co_filename
+    return name.startswith("<ipython-input") or "ipykernel_" in name or name.startswith("<cell")
+
+def _forbidden_static(
+    namespace: dict, # The student's namespace
+    answer: tuple, # The answer names to start from
+    forbidden: tuple, # Dotted names the answer may not use
+) -> str | None:
+    "Read the answer's code (and the helpers it uses) for a use of `forbidden`; return the message, or None."
+    import ast, builtins, inspect, textwrap
+    banned_objects = {id(o): name for name in forbidden if (o := _lookup_dotted(name)) is not None}
+    def matches(dotted):
+        if dotted is None: return None
+        hit = _forbidden_hit((dotted,), forbidden)
+        if hit: return hit
+        value = _lookup_dotted(dotted)
+        if value is None: return None
+        return banned_objects.get(id(value)) or _forbidden_hit(_qualified_names(value), forbidden)
+    def value_name(value):
+        names = _qualified_names(value)
+        return names[-1] if names else None
+    def own(value):
+        code = getattr(getattr(value, "__func__", value), "__code__", None)
+        if code is not None: return _student_code(code)
+        if isinstance(value, type): return value.__module__ == namespace.get("__name__", "__main__")
+        return False
+    def sources_for(name, value):
+        "(label, first line, source) of the code that defines `name`."
+        if own(value) or (isinstance(value, type) and own(value)):
+            try:
+                lines, first = inspect.getsourcelines(value)
+                return [(name, max(first, 1), textwrap.dedent("".join(lines)))]
+            except (OSError, TypeError): return []
+        found = []
+        for cell in reversed([c for c in namespace.get("In", []) if isinstance(c, str)]):
+            try: tree = ast.parse(cell)
+            except SyntaxError: continue
+            for statement in tree.body:
+                targets = {n.id for n in ast.walk(statement) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+                if name in targets: found.append((name, statement.lineno, ast.get_source_segment(cell, statement) or ""))
+            if found: return found
+        return found
+    queue, seen = [(n, namespace.get(n)) for n in answer], set()
+    while queue:
+        name, value = queue.pop(0)
+        if id(value) in seen and value is not None: continue
+        seen.add(id(value))
+        for label, first, source in sources_for(name, value):
+            try: tree = ast.parse(source)
+            except SyntaxError: continue
+            trees = [tree]
+            for node in ast.walk(tree):  # code in constant strings given to eval/exec is read too
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("eval", "exec") \
+                        and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+                    try: trees.append(ast.parse(node.args[0].value))
+                    except SyntaxError: pass
+            nodes = [n for t in trees for n in ast.walk(t)]
+            aliases, local = {}, {n.arg for n in nodes if isinstance(n, ast.arg)}
+            for node in nodes:
+                if isinstance(node, ast.Import):
+                    for a in node.names: aliases[a.asname or a.name.split(".")[0]] = a.name if a.asname else a.name.split(".")[0]
+                elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                    for a in node.names: aliases[a.asname or a.name] = f"{node.module}.{a.name}"
+            def constant(node):
+                return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+            def resolve(node):
+                if isinstance(node, ast.Name):
+                    if node.id in aliases: return aliases[node.id]
+                    if node.id in local: return None
+                    if node.id in namespace: return value_name(namespace[node.id])
+                    return f"builtins.{node.id}" if hasattr(builtins, node.id) else None
+                if isinstance(node, ast.Attribute):
+                    base = resolve(node.value)
+                    if base is None: return None
+                    return base if node.attr == "__dict__" else f"{base}.{node.attr}"
+                if isinstance(node, ast.Call):
+                    function, first_arg = resolve(node.func), (node.args[0] if node.args else None)
+                    if function == "builtins.getattr" and len(node.args) >= 2 and constant(node.args[1]):
+                        base = resolve(node.args[0])
+                        return f"{base}.{constant(node.args[1])}" if base else None
+                    if function in ("importlib.import_module", "builtins.__import__") and first_arg is not None:
+                        return constant(first_arg)
+                    if function == "builtins.vars" and first_arg is not None: return resolve(first_arg)
+                    if function in ("builtins.globals", "builtins.locals"): return "<namespace>"
+                    return None
+                if isinstance(node, ast.Subscript):
+                    base, key = resolve(node.value), constant(node.slice)
+                    if base is None or key is None: return None
+                    if base == "<namespace>": return resolve(ast.Name(key, ast.Load()))
+                    return f"{base}.{key}"
+                return None
+            for node in nodes:  # plain aliases inside the code: g = module.f
+                if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                    target = resolve(node.value)
+                    if target and target != "<namespace>": aliases[node.targets[0].id] = target
+                    else: local.add(node.targets[0].id)
+            calls = {id(n.func) for n in nodes if isinstance(n, ast.Call)}
+            for node in nodes:
+                if not isinstance(node, (ast.Name, ast.Attribute, ast.Call, ast.Subscript)): continue
+                dotted = resolve(node)
+                hit = matches(dotted)
+                if hit:
+                    verb = "calls" if id(node) in calls else "uses"
+                    line = first + getattr(node, "lineno", 1) - 1
+                    return (f"`{label}` {verb} `{dotted}` (line {line}), which this exercise asks you not to use"
+                            f" (`{hit}`): write the steps yourself.")
+                if isinstance(node, ast.Name) and node.id in namespace and node.id not in aliases and node.id not in local:
+                    helper = namespace[node.id]
+                    if own(helper) and id(helper) not in seen: queue.append((node.id, helper))
+    return None
+
+def _traced_eval(
+    expression: str, # The expression to evaluate
+    scope: dict, # Its namespace
+    forbidden: tuple, # Dotted names that may not be called
+) -> tuple:
+    "Evaluate `expression` in `scope` while a profiler watches every call; return (value, message of the first forbidden call or None)."
+    import sys, threading
+    banned = {name: _lookup_dotted(name) for name in forbidden}
+    codes = {}
+    for name, value in banned.items():
+        while value is not None:
+            code = getattr(getattr(value, "__func__", value), "__code__", None)
+            if code is not None: codes[code] = name
+            value = getattr(value, "__wrapped__", None)
+    objects = {id(v): name for name, v in banned.items() if v is not None}
+    switches = {id(sys.setprofile): "sys.setprofile", id(sys.settrace): "sys.settrace"}
+    found, own_code = [], sys._getframe().f_code
+    def where(frame):
+        while frame is not None and not _student_code(frame.f_code): frame = frame.f_back
+        return f"`{frame.f_code.co_name}`" + f" (line {frame.f_lineno})" if frame is not None else "your code"
+    def profiler(frame, event, arg):
+        if found: return
+        if event == "call":
+            code = frame.f_code
+            hit = codes.get(code) or _forbidden_hit(
+                (f"{frame.f_globals.get('__name__', '')}.{getattr(code, 'co_qualname', code.co_name)}",), forbidden)
+            if hit:
+                called = f"{frame.f_globals.get('__name__', '')}.{getattr(code, 'co_qualname', code.co_name)}"
+                found.append(f"{where(frame.f_back)} calls `{called}`, which this exercise asks you not to use"
+                             f" (`{hit}`): write the steps yourself.")
+        elif event == "c_call":
+            if id(arg) in switches and frame.f_code is not own_code:
+                found.append(f"{where(frame)} calls `{switches[id(arg)]}`, which switches off the check for "
+                             "forbidden calls: the answer cannot be marked.")
+                return
+            hit = objects.get(id(arg)) or _forbidden_hit(_qualified_names(arg), forbidden)
+            if hit:
+                called = (_qualified_names(arg) or (hit,))[0]
+                found.append(f"{where(frame)} calls `{called}`, which this exercise asks you not to use"
+                             f" (`{hit}`): write the steps yourself.")
+    old_profile, old_thread_profile = sys.getprofile(), threading.getprofile()
+    threading.setprofile(profiler); sys.setprofile(profiler)
+    try: value = eval(expression, scope)
+    finally:
+        still_on = sys.getprofile() is profiler
+        sys.setprofile(old_profile); threading.setprofile(old_thread_profile)
+    if not still_on and not found:
+        found.append("Your code switched off the check for forbidden calls: the answer cannot be marked.")
+    return value, (found[0] if found else None)
+
 def probe_json(
     namespace: dict, # Where the answer lives (a copy is used: the probe cannot change it)
     setup: str, # Statements run first (imports, inputs)
     expression: str, # The expression whose value is the answer
+    forbidden: tuple = (), # Dotted names (modules, functions, classes, methods) the answer may not use
+    answer: tuple = (), # The answer names, whose code is read for forbidden uses
 ) -> str:
     "Evaluate `expression` (after `setup`) in a copy of `namespace`; return the outcome as JSON text."
     import json, traceback
-    scope = dict(namespace)
+    scope, forbidden = dict(namespace), tuple(forbidden or ())
+    if forbidden:
+        try: message = _forbidden_static(namespace, tuple(answer), forbidden)
+        except Exception: message = None
+        if message: return json.dumps({"status": "forbidden", "detail": message[:600]})
     try:
         if setup: exec(setup, scope)
-        value = eval(expression, scope)
+        if forbidden:
+            value, message = _traced_eval(expression, scope, forbidden)
+            if message: return json.dumps({"status": "forbidden", "detail": message[:600]})
+        else: value = eval(expression, scope)
     except NotImplementedError: return json.dumps({"status": "not_attempted"})
     except NameError as error:
         return json.dumps({"status": "not_defined", "detail": str(getattr(error, "name", "") or error)})
@@ -113,8 +327,11 @@ def probe_json(
     except (TypeError, ValueError, RecursionError) as error:
         return json.dumps({"status": "unreadable", "detail": str(error)[:200]})
 
+PROBE_FUNCTIONS = (encode_answer, _bad_key, _qualified_names, _forbidden_hit, _lookup_dotted, _student_code,
+                   _forbidden_static, _traced_eval, probe_json) # shipped as source to the grader's kernels
+
 # %% ../nbs/81_exercises.ipynb #c015
-PROBE_STATUSES = ("ok", "not_attempted", "not_defined", "raised", "unreadable", "timeout", "no_kernel")
+PROBE_STATUSES = ("ok", "not_attempted", "not_defined", "raised", "unreadable", "timeout", "no_kernel", "forbidden")
 
 @dataclass(frozen=True)
 class ProbeOutcome:
@@ -150,13 +367,14 @@ class Test:
     def to_json(self) -> dict:
         "This test as JSON-ready data for the grader bundle (expected values encoded by `encode_answer`)."
         return {"expression": self.expression, "setup": self.setup, "weight": self.weight, "hidden": self.hidden,
-                "description": self.description, "check": self.check.name, "params": encode_answer(self.check.params)}
+                "description": self.description, "check": self.check.name, "module": self.check.module,
+                "params": encode_answer(self.check.params)}
     @classmethod
     def from_json(cls,
         data: dict, # A test as `to_json` wrote it
     ) -> Test:
         "The `Test` that `to_json` wrote."
-        check = Check(data["check"], decode_answer(data["params"]))
+        check = Check(data["check"], decode_answer(data["params"]), str(data.get("module") or ""))
         return cls(data["expression"], check, data["setup"], float(data["weight"]), bool(data["hidden"]), data["description"])
 
 # %% ../nbs/81_exercises.ipynb #c021
@@ -174,6 +392,7 @@ def judge(
         if outcome.detail in answer_names or not answer_names:
             return CheckResult("not_attempted", f"`{outcome.detail}` is not defined: run the cell that defines it.")
         return CheckResult("failed", f"The test needs `{outcome.detail}`, which is not defined.")
+    if outcome.status == "forbidden": return CheckResult("failed", outcome.detail)
     if outcome.status == "raised": return CheckResult("failed", f"Your code raised {outcome.detail}")
     if outcome.status == "unreadable":
         return CheckResult("failed", f"Your answer could not be judged: it is {outcome.detail}. Answer "
@@ -182,6 +401,16 @@ def judge(
         return CheckResult("failed", f"Your code did not finish in time ({outcome.detail}).")
     return CheckResult("failed", f"Your notebook's kernel was not running when this test ran ({outcome.detail}).")
 
+def judge_exercise(
+    tests: list, # The exercise's tests
+    outcomes: list, # One probe outcome per test
+    answer_names: tuple = (), # The names the student defines, for messages
+) -> list[CheckResult]:
+    "One verdict per test; a forbidden use found by any probe fails every test (the exercise scores 0) with its message."
+    banned = next((o for o in outcomes if o.status == "forbidden"), None)
+    if banned is not None: return [CheckResult("failed", banned.detail) for _ in tests]
+    return [judge(test, outcome, answer_names) for test, outcome in zip(tests, outcomes)]
+
 # %% ../nbs/81_exercises.ipynb #c024
 EXERCISES: dict[str, "Exercise"] = {} # name -> the most recently defined exercise of that name
 HIDDEN_DECLARED: dict[str, dict] = {} # name -> {"count", "weight"} of hidden tests removed from a student notebook
@@ -189,6 +418,27 @@ CHECK_CALLS: list[str] = [] # names of exercises whose `check()` ran, in order (
 
 SOLUTION_BEGIN, SOLUTION_END, SOLUTION_LINE = "### BEGIN SOLUTION", "### END SOLUTION", "### SOLUTION"
 HIDDEN_BEGIN, HIDDEN_END, INSTRUCTOR_ONLY = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS", "### INSTRUCTOR ONLY"
+EXERCISE_DEFINITION = "### EXERCISE DEFINITION" # first line of a cell that defines exercises: replaced in the release
+SIDECAR_SUFFIX = ".exercises.json" # student/<notebook stem>.exercises.json holds the public part of each exercise
+
+def is_exercise_definition(
+    source: str, # A code cell
+) -> bool:
+    "Does this cell define exercises (its first line is `### EXERCISE DEFINITION`)?"
+    lines = source.lstrip().splitlines()
+    return bool(lines) and lines[0].strip() == EXERCISE_DEFINITION
+
+def plural(
+    count: float, # How many
+    word: str, # The singular, e.g. "point"
+) -> str:
+    "`count` and `word`, plural unless the count is 1: \"1 point\", \"2 points\", \"0.5 points\"."
+    return f"{count:g} {word}" + ("" if count == 1 else "s")
+
+class Markdown(str):
+    "Text that JupyterLab renders as Markdown (`_repr_markdown_`); `str()` and `print` give the plain text."
+    def _repr_markdown_(self) -> str: return str(self)
+    def __repr__(self) -> str: return str(self)
 
 # %% ../nbs/81_exercises.ipynb #c025
 def score(
@@ -218,14 +468,17 @@ class ExerciseReport:
     points: float # Its points
     lines: list # (icon, label, message) per test that ran
     hidden_pending: dict # {"count", "weight"} of hidden tests that run only at grading
-    status: str # Overall status, from `exercise_status`
+    status: str # Overall status, from `exercise_status` ("unavailable" when the exercise file is missing)
     def __str__(self) -> str:
-        header = {"passed": "all checks passed", "partial": "some checks failed", "failed": "checks failed", "not_attempted": "not attempted yet"}[self.status]
-        text = [f"Exercise {self.name} ({self.points:g} points): {header}."]
+        pending = self.hidden_pending.get("count", 0)
+        header = {"passed": "all public checks passed" if pending else "all checks passed",
+                  "partial": "some checks failed", "failed": "checks failed", "not_attempted": "not attempted yet",
+                  "unavailable": "its exercise file is missing"}.get(self.status, self.status)
+        text = [f"Exercise {self.name} ({plural(self.points, 'point')}): {header}."]
         text += [f"  {icon} {label}: {message}" for icon, label, message in self.lines]
-        if self.hidden_pending.get("count"):
-            text.append(f"  {self.hidden_pending['count']} hidden check(s) will run when your work is "
-                        "graded; they are not run here.")
+        if pending:
+            text.append(f"  {plural(pending, 'hidden check')} will run when your work is graded; "
+                        f"{'it is' if pending == 1 else 'they are'} not run here.")
         if self.status in ("failed", "partial"): text.append("  Stuck? Call `.hint()` on this exercise for a hint.")
         return "\n".join(text)
     def _repr_markdown_(self) -> str:
@@ -254,9 +507,11 @@ class Exercise:
     prompt: str = "" # What to do (the markdown cell above usually says it too)
     hints: list = field(default_factory=list) # Hint ladder, from gentle to explicit
     tests: list = field(default_factory=list) # `Test`s; add more with `add_test`
+    forbidden: tuple = () # Dotted names the answer may not use, e.g. ("transfer_course.interpret.confusion_matrix",)
     hints_shown: int = 0 # How many hints this student has seen
     def __post_init__(self):
         self.answer = (self.answer,) if isinstance(self.answer, str) else tuple(self.answer)
+        self.forbidden = (self.forbidden,) if isinstance(self.forbidden, str) else tuple(self.forbidden)
         EXERCISES[self.name] = self
     def add_test(self,
         expression: str, # Python expression whose value is judged, e.g. "top_k_labels(logits, labels, k=2)"
@@ -272,9 +527,9 @@ class Exercise:
         return test
 
 # %% ../nbs/81_exercises.ipynb #c033
-def _probe_here(test: Test, namespace: dict) -> ProbeOutcome:
+def _probe_here(test: Test, namespace: dict, forbidden: tuple = (), answer: tuple = ()) -> ProbeOutcome:
     "Run `test`'s probe in this process, through the same JSON round trip as grading."
-    try: return read_probe(probe_json(namespace, test.setup, test.expression))
+    try: return read_probe(probe_json(namespace, test.setup, test.expression, forbidden, answer))
     except KeyboardInterrupt: raise
     except BaseException as error: return ProbeOutcome("raised", detail=f"{type(error).__name__}: {error}")
 
@@ -289,7 +544,8 @@ def check(self: Exercise,
     namespace = sys._getframe(1).f_globals if namespace is None else namespace
     CHECK_CALLS.append(self.name)
     try:
-        results = [judge(test, _probe_here(test, namespace), self.answer) for test in self.tests]
+        outcomes = [_probe_here(test, namespace, self.forbidden, self.answer) for test in self.tests]
+        results = judge_exercise(self.tests, outcomes, self.answer)
         lines = [(_ICONS.get(r.status, "?"), _label(t, i + 1), r.message) for i, (t, r) in enumerate(zip(self.tests, results))]
         pending = {} if any(t.hidden for t in self.tests) else HIDDEN_DECLARED.get(self.name, {})
         return ExerciseReport(self.name, self.points, lines, pending, exercise_status(results))
@@ -299,11 +555,11 @@ def check(self: Exercise,
 
 # %% ../nbs/81_exercises.ipynb #c034
 @patch
-def hint(self: Exercise) -> str:
-    "The next hint on the ladder (repeats the last one when all are shown)."
-    if not self.hints: return f"No hints for {self.name}: re-read the prompt and the messages from `check()`."
+def hint(self: Exercise) -> Markdown:
+    "The next hint on the ladder (repeats the last one when all are shown), as Markdown."
+    if not self.hints: return Markdown(f"No hints for {self.name}: re-read the prompt and the messages from `check()`.")
     self.hints_shown = min(self.hints_shown + 1, len(self.hints))
-    return f"Hint {self.hints_shown} of {len(self.hints)}: {self.hints[self.hints_shown - 1]}"
+    return Markdown(f"**Hint {self.hints_shown} of {len(self.hints)}:** {self.hints[self.hints_shown - 1]}")
 
 @patch
 def solution(self: Exercise) -> str:
@@ -324,7 +580,8 @@ def all_checks_pass(
     failures = {}
     for name in names or list(EXERCISES):
         exercise = EXERCISES[name]
-        results = [judge(t, _probe_here(t, namespace), exercise.answer) for t in exercise.tests]
+        outcomes = [_probe_here(t, namespace, exercise.forbidden, exercise.answer) for t in exercise.tests]
+        results = judge_exercise(exercise.tests, outcomes, exercise.answer)
         bad = [r.message for r in results if not r.passed]
         if bad: failures[name] = bad
     return failures
@@ -408,9 +665,85 @@ def hidden_summary() -> dict:
     "{exercise: [number of hidden tests, their total weight]} for every registered exercise."
     return {name: [sum(t.hidden for t in ex.tests), sum(t.weight for t in ex.tests if t.hidden)] for name, ex in EXERCISES.items()}
 
+def _check_modules(exercises) -> list[str]:
+    "The course modules that register the judges of `exercises`' tests (the grader imports them before judging)."
+    return sorted({t.check.module for ex in exercises for t in ex.tests if t.check.module.startswith("transfer_course.")})
+
 def bundle_payload(
     names: list | None = None, # Exercises to include (default: every registered one)
 ) -> dict:
     "Every registered exercise (or those in `names`) with all its tests, as JSON-ready data for the grader bundle."
+    chosen = [ex for name, ex in EXERCISES.items() if names is None or name in names]
     return {"exercises": [{"name": ex.name, "points": ex.points, "answer": list(ex.answer), "prompt": ex.prompt,
-                           "tests": [t.to_json() for t in ex.tests]} for name, ex in EXERCISES.items() if names is None or name in names]}
+                           "forbidden": list(ex.forbidden), "tests": [t.to_json() for t in ex.tests]} for ex in chosen],
+            "check_modules": _check_modules(chosen)}
+
+def public_payload(
+    names: list | None = None, # Exercises to include (default: every registered one)
+) -> dict:
+    "The public part of every registered exercise (or those in `names`), for the sidecar file next to the student notebook: no hidden test, no solution."
+    exercises = {}
+    for name, ex in EXERCISES.items():
+        if names is not None and name not in names: continue
+        hidden = [t for t in ex.tests if t.hidden]
+        declared = HIDDEN_DECLARED.get(name, {"count": 0, "weight": 0.0})
+        exercises[name] = {"name": ex.name, "points": ex.points, "answer": list(ex.answer), "prompt": ex.prompt,
+                           "hints": [str(h) for h in ex.hints], "forbidden": list(ex.forbidden),
+                           "tests": [t.to_json() for t in ex.tests if not t.hidden],
+                           "hidden": {"count": len(hidden), "weight": float(sum(t.weight for t in hidden))} if hidden else declared}
+    return {"format": 1, "exercises": exercises, "check_modules": _check_modules(EXERCISES[n] for n in exercises)}
+
+# %% ../nbs/81_exercises.ipynb #c052l
+@dataclass
+class MissingExercise(Exercise):
+    "Stands in for an exercise whose file was not found: `check()` and `hint()` say which file to put where."
+    missing: str = "" # What to do, for the student
+    def __post_init__(self):  # not registered: there is nothing to check or to grade
+        self.answer = (self.answer,) if isinstance(self.answer, str) else tuple(self.answer)
+    def check(self,
+        namespace: dict | None = None, # Ignored: nothing can be checked without the exercise file
+    ) -> ExerciseReport:
+        "A report that says which file is missing and where it goes."
+        CHECK_CALLS.append(self.name)
+        return ExerciseReport(self.name, self.points, [("⚠️", "exercise file", self.missing)], {}, "unavailable")
+    def hint(self) -> Markdown:
+        "Says which file is missing and where it goes."
+        return Markdown(self.missing)
+
+def _exercise_from_public(data: dict) -> Exercise:
+    "The `Exercise` described by one entry of a sidecar file."
+    exercise = Exercise(str(data["name"]), float(data["points"]), tuple(data.get("answer", ())), str(data.get("prompt", "")),
+                        [str(h) for h in data.get("hints", [])], [Test.from_json(t) for t in data.get("tests", [])],
+                        tuple(data.get("forbidden", ())))
+    hidden = data.get("hidden") or {}
+    if hidden.get("count"): declare_hidden_tests(exercise.name, hidden["count"], hidden.get("weight", 0.0))
+    return exercise
+
+def load_exercise(
+    name: str, # The exercise, e.g. "preprocess_image"
+    folder: Path | str | None = None, # Where the `*.exercises.json` file is (default: the working directory, which is the notebook's folder in JupyterLab)
+) -> Exercise:
+    "The exercise `name` from the exercise file released with the notebook; never raises: if the file is missing, its `check()` says which file to put where."
+    folder = Path(folder) if folder is not None else Path.cwd()
+    session = str(sys._getframe(1).f_globals.get("__session__") or os.environ.get("JPY_SESSION_NAME") or "")
+    wanted = f"`{Path(session).stem}{SIDECAR_SUFFIX}`" if session.endswith(".ipynb") else \
+             f"the `{SIDECAR_SUFFIX}` file released with this notebook (named like the notebook)"
+    try:
+        files = sorted(folder.glob(f"*{SIDECAR_SUFFIX}"))
+        for path in files:
+            try: data = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError): continue
+            entry = data.get("exercises", {}).get(name) if isinstance(data, dict) else None
+            if isinstance(entry, dict):
+                import_check_modules(data.get("check_modules", []))
+                return _exercise_from_public(entry)
+        if files:
+            found = ", ".join(f"`{p.name}`" for p in files)
+            message = (f"Exercise `{name}` is not in {found} in `{folder}`: that file belongs to another notebook or "
+                       f"is an older copy. Put {wanted} in that folder, then run this cell again.")
+        else:
+            message = (f"The exercise file for `{name}` was not found in `{folder}`: put {wanted} in that folder "
+                       "(next to the notebook), then run this cell again.")
+    except Exception as error:
+        message = f"The exercise file for `{name}` could not be read ({type(error).__name__}: {error})."
+    return MissingExercise(name, 0, missing=message)

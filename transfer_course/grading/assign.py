@@ -11,8 +11,10 @@ from pathlib import Path
 
 import nbformat
 
-from ..exercises import (AuthoringError, HIDDEN_BEGIN, HIDDEN_END, SOLUTION_BEGIN, SOLUTION_END,
-    SOLUTION_LINE, hidden_regions, is_instructor_only, strip_hidden, strip_solutions)
+from ..core import atomic_write
+from transfer_course.exercises import (AuthoringError, HIDDEN_BEGIN, HIDDEN_END, SIDECAR_SUFFIX, SOLUTION_BEGIN,
+    SOLUTION_END, SOLUTION_LINE, hidden_regions, is_exercise_definition, is_instructor_only, strip_hidden,
+    strip_solutions)
 from .bundle import BUNDLE_FORMAT, write_bundle
 from ..sandbox import SandboxConfig, SandboxKernel
 
@@ -23,8 +25,10 @@ __all__ = ['HEAVY_MODULES', 'AssignError', 'student_notebook', 'secret_lines', '
 HEAVY_MODULES = ("torch", "torchvision", "timm", "fastai.vision.all", "matplotlib.pyplot", "transfer_course.pretrained",
                  "transfer_course.checks", "transfer_course.exercises")
 _EXERCISES = "__import__('transfer_course.exercises', fromlist=['_'])"
-_STATE = ("__import__('json').dumps({'hidden': %s.hidden_summary(), 'checks': %s.CHECK_CALLS, "
-          "'modules': [m for m in %r if m in __import__('sys').modules]})" % (_EXERCISES, _EXERCISES, HEAVY_MODULES))
+_STATE = ("__import__('json').dumps({'hidden': %(e)s.hidden_summary(), 'checks': %(e)s.CHECK_CALLS, "
+          "'modules': [m for m in %(m)r if m in __import__('sys').modules], "
+          "'bound': {k: [v.name, id(v)] for k, v in get_ipython().user_ns.items() "
+          "if isinstance(v, %(e)s.Exercise) and not k.startswith('_')}})" % {"e": _EXERCISES, "m": HEAVY_MODULES})
 
 def _kernel_json(kernel: SandboxKernel, expression: str, timeout: float = 60):
     "Evaluate `expression` (which returns JSON text) in a trusted instructor kernel."
@@ -39,7 +43,7 @@ class AssignError(RuntimeError):
     "An instructor notebook that cannot be released (a cell fails, markers are wrong, something leaked)."
 
 def _run_instructor_notebook(path: Path, config: SandboxConfig, cell_timeout: float) -> tuple[list, dict, dict]:
-    "Execute an instructor notebook; return the notebook, per-cell registry states and the bundle payload."
+    "Execute an instructor notebook; return the notebook, per-cell registry states and the bundle payload (with the sidecar's under \"public\")."
     notebook = nbformat.read(path, as_version=4)
     kernel = SandboxKernel(config, workdir=path.parent.resolve()).start()
     try:
@@ -53,6 +57,7 @@ def _run_instructor_notebook(path: Path, config: SandboxConfig, cell_timeout: fl
             previous = _kernel_json(kernel, _STATE)
             states.append(previous)
         payload = _kernel_json(kernel, f"__import__('json').dumps({_EXERCISES}.bundle_payload())", 300)
+        payload["public"] = _kernel_json(kernel, f"__import__('json').dumps({_EXERCISES}.public_payload())", 300)
         return notebook, states, payload
     finally: kernel.shutdown()
 
@@ -70,6 +75,12 @@ def _student_cell(cell, before: dict, after: dict):
     if hidden_regions(source): source = strip_hidden(source, _declarations(before, after))
     return nbformat.v4.new_code_cell(source, metadata=dict(cell.metadata), id=cell.get("id"))
 
+def _definition_cell(cell, before: dict, after: dict):
+    "The student version of an `### EXERCISE DEFINITION` cell: one `load_exercise` line per exercise variable it bound."
+    bound = [(var, info[0]) for var, info in after.get("bound", {}).items() if before.get("bound", {}).get(var) != info]
+    lines = ["from transfer_course.exercises import load_exercise"] + [f"{var} = load_exercise({json.dumps(name)})" for var, name in bound]
+    return nbformat.v4.new_code_cell("\n".join(lines), metadata=dict(cell.metadata), id=cell.get("id"))
+
 # %% ../../nbs/84_assign.ipynb #a11
 def student_notebook(
     notebook: nbformat.NotebookNode, # An executed instructor notebook
@@ -77,12 +88,13 @@ def student_notebook(
 ) -> tuple[nbformat.NotebookNode, dict]:
     "The student version of an executed instructor `notebook`, and {exercise: check cell id}."
     student, check_cells = nbformat.v4.new_notebook(metadata=notebook.metadata), {}
-    previous = {"hidden": {}, "checks": []}
+    previous = {"hidden": {}, "checks": [], "bound": {}}
     for cell, state in zip(notebook.cells, states):
         new_checks = state["checks"][len(previous["checks"]):]
         if cell.cell_type == "code":
             if is_instructor_only(cell.source): previous = state; continue
-            cell = _student_cell(cell, previous, state)
+            definition = is_exercise_definition(cell.source)
+            cell = (_definition_cell if definition else _student_cell)(cell, previous, state)
             if new_checks: cell.metadata["transfer_course"] = {"checks": list(dict.fromkeys(new_checks))}
             for name in new_checks: check_cells.setdefault(name, cell.id)
         else:
@@ -133,22 +145,27 @@ def assign(
     cell_timeout: float = 600, # Seconds allowed per instructor cell
     config: SandboxConfig | None = None, # Kernel settings (default: no Landlock, so instructor notebooks can read course data)
 ) -> str:
-    "Build students' notebooks and the grader bundle; return the bundle's SHA-256."
+    "Build students' notebooks, their exercise files (`student/<notebook>.exercises.json`) and the grader bundle; return the bundle's SHA-256."
     sources, out = [Path(s) for s in sources], Path(out)
     name = name or (sources[0].stem if len(sources) == 1 else out.resolve().name)
     config = config or SandboxConfig(preload=(), landlock=False)
-    bundle, modules = {"format": BUNDLE_FORMAT, "assignment": name, "created": time.time(), "notebooks": {}}, set()
+    bundle, modules, check_modules = {"format": BUNDLE_FORMAT, "assignment": name, "created": time.time(), "notebooks": {}}, set(), set()
     for source in sources:
         notebook, states, payload = _run_instructor_notebook(source, config, cell_timeout)
         student, check_cells = student_notebook(notebook, states)
         leaks = leaked_lines(notebook, student)
         if leaks: raise AssignError(f"{source.name}: solution or hidden-test lines would reach students: {leaks[:3]}")
+        public = payload.pop("public")
         for exercise in payload["exercises"]: exercise["check_cell"] = check_cells.get(exercise["name"])
+        check_modules |= set(payload.pop("check_modules", []))
         bundle["notebooks"][source.stem] = payload
         modules |= set(states[-1]["modules"]) if states else set()
         (out/"student").mkdir(parents=True, exist_ok=True)
         nbformat.write(student, out/"student"/source.name)
+        atomic_write(out/"student"/f"{source.stem}{SIDECAR_SUFFIX}",
+                     (json.dumps(public, indent=1, sort_keys=True) + "\n").encode())
     bundle["preload"] = [m for m in HEAVY_MODULES if m in modules]
+    bundle["check_modules"] = sorted(m for m in check_modules if m.startswith("transfer_course."))
     return write_bundle(bundle, out)
 
 # %% ../../nbs/84_assign.ipynb #a23

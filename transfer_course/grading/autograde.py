@@ -16,8 +16,9 @@ import nbformat
 from fastcore.basics import patch
 from tqdm.auto import tqdm
 
-from ..exercises import (ProbeOutcome, Test, _bad_key, encode_answer, exercise_status, judge,
-    probe_json, read_probe, score)
+from ..checks import import_check_modules
+from transfer_course.exercises import (PROBE_FUNCTIONS, ProbeOutcome, Test, exercise_status, judge_exercise,
+    read_probe, score)
 from .bundle import Bundle, BundleError, ExerciseSpec, load_bundle
 from .export import export_feedback
 from transfer_course.grading.gradebook import (ExerciseOutcome, SubmissionResult, TestOutcome, open_gradebook,
@@ -30,24 +31,28 @@ __all__ = ['PROBE_SOURCE', 'PROBE_VARIABLE', 'probe_code', 'probe_kernel', 'Limi
            'find_submissions', 'grade', 'run_grade']
 
 # %% ../../nbs/87_grade.ipynb #r05
-PROBE_SOURCE = "\n".join(inspect.getsource(f) for f in (encode_answer, _bad_key, probe_json))
+PROBE_SOURCE = "\n".join(inspect.getsource(f) for f in PROBE_FUNCTIONS)
 PROBE_VARIABLE = "_transfer_course_probe"
 
 def probe_code(
     test: Test, # The test whose expression (after its setup) is evaluated
+    forbidden: tuple = (), # Dotted names the exercise's answer may not use
+    answer: tuple = (), # The exercise's answer names (their code is read for forbidden uses)
 ) -> str:
     "Code that runs `test`'s probe in a kernel's user namespace and stores the JSON text in `PROBE_VARIABLE`."
     return (f"{PROBE_VARIABLE} = (lambda scope: (exec({PROBE_SOURCE!r}, scope), scope['probe_json'])[1])({{}})"
-            f"(get_ipython().user_ns, {test.setup!r}, {test.expression!r})")
+            f"(get_ipython().user_ns, {test.setup!r}, {test.expression!r}, {tuple(forbidden)!r}, {tuple(answer)!r})")
 
 # %% ../../nbs/87_grade.ipynb #r06
 def probe_kernel(
     kernel: SandboxKernel, # A started kernel that ran the student's cells
     test: Test, # The test to probe
     timeout: float, # Seconds allowed
+    forbidden: tuple = (), # Dotted names the exercise's answer may not use
+    answer: tuple = (), # The exercise's answer names
 ) -> tuple[ProbeOutcome, Execution]:
     "Run `test`'s probe in `kernel` and read its outcome back safely."
-    execution = kernel.execute(probe_code(test), timeout, user_expressions={"r": PROBE_VARIABLE}, silent=True)
+    execution = kernel.execute(probe_code(test, forbidden, answer), timeout, user_expressions={"r": PROBE_VARIABLE}, silent=True)
     if execution.status in ("timeout", "stuck"): return ProbeOutcome("timeout", detail=f"{timeout:.0f} s"), execution
     if execution.status in ("died", "memory"): return ProbeOutcome("no_kernel", detail=execution.error), execution
     reply = execution.expressions.get("r", {})
@@ -72,9 +77,9 @@ def _label(test: Test, index: int) -> str:
     return test.description or test.expression
 
 def _outcomes(spec: ExerciseSpec, probes: dict, context: str) -> ExerciseOutcome:
-    "Judge an exercise's probe outcomes in this process."
+    "Judge an exercise's probe outcomes in this process (a forbidden use scores the whole exercise 0)."
     never = ProbeOutcome("no_kernel", detail="never probed")
-    results = [judge(test, probes.get(i, never), spec.answer) for i, test in enumerate(spec.tests)]
+    results = judge_exercise(list(spec.tests), [probes.get(i, never) for i in range(len(spec.tests))], spec.answer)
     def message(i, result):
         unrun = probes.get(i, ProbeOutcome("")).status in ("not_defined", "no_kernel")
         return result.message + (f" ({context})" if context and result.status != "passed" and unrun else "")
@@ -160,7 +165,7 @@ def probe(self: _NotebookRun, specs: list, probes: dict, grace: float = 0.0) -> 
     for spec in specs:
         for index, test in enumerate(spec.tests):
             remaining = max(2.0, min(self.limits.cell_timeout, self.seconds_left(grace)))
-            outcome, execution = probe_kernel(self.kernel, test, remaining)
+            outcome, execution = probe_kernel(self.kernel, test, remaining, spec.forbidden, spec.answer)
             probes[spec.name][index] = outcome
             if execution.status in ("stuck", "died", "memory"): self.restart(None)
 
@@ -215,6 +220,7 @@ def grade_submission(
 ) -> SubmissionResult:
     "Grade every notebook of one student's submission."
     start, folder = time.monotonic(), Path(folder)
+    import_check_modules(bundle.check_modules)  # judges registered outside transfer_course.checks
     exercises, notes, digests, executed = [], [], [], 0.0
     for notebook_name in bundle.notebooks:
         specs = [e for e in bundle.exercises if e.notebook == notebook_name]

@@ -31,6 +31,7 @@ class ExerciseSpec:
     answer: tuple # Names the student defines
     tests: tuple # `Test`s, public and hidden
     check_cell: str | None = None # Id of the cell after which its tests run
+    forbidden: tuple = () # Dotted names the answer may not use (a use scores the exercise 0)
 
 # %% ../../nbs/83_bundle.ipynb #b06
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class Bundle:
     exercises: tuple # `ExerciseSpec`s of every notebook
     preload: tuple # Modules for warm kernels
     sha256: str # Hash of bundle.json
+    check_modules: tuple = () # Course modules that register the judges (imported before judging)
     @property
     def notebooks(self) -> list[str]:
         "The assignment's notebooks, in exercise order."
@@ -74,7 +76,8 @@ def _expected_hash(path: Path, expected_sha256: str | None) -> str:
 def _exercises(data: dict) -> tuple:
     "The `ExerciseSpec`s of a parsed bundle.json, notebook by notebook."
     return tuple(ExerciseSpec(e["name"], notebook, float(e["points"]), tuple(e["answer"]),
-                              tuple(Test.from_json(t) for t in e["tests"]), e.get("check_cell"))
+                              tuple(Test.from_json(t) for t in e["tests"]), e.get("check_cell"),
+                              tuple(e.get("forbidden", ())))
                  for notebook, spec in data["notebooks"].items() for e in spec["exercises"])
 
 # %% ../../nbs/83_bundle.ipynb #b11
@@ -93,4 +96,5 @@ def load_bundle(
     data = json.loads(raw)
     if data.get("format") != BUNDLE_FORMAT:
         raise BundleError(f"Bundle format {data.get('format')} is not {BUNDLE_FORMAT}.")
-    return Bundle(data["assignment"], _exercises(data), tuple(data.get("preload", ())), digest)
+    modules = tuple(m for m in data.get("check_modules", ()) if isinstance(m, str) and m.startswith("transfer_course."))
+    return Bundle(data["assignment"], _exercises(data), tuple(data.get("preload", ())), digest, modules)
