@@ -1,6 +1,7 @@
-"""Grading throughput and per-submission overhead on the lesson-1 assignment (issue 3, item 9).
+"""Grading throughput and per-submission overhead on the lesson-1 assignment (issue 3, item 9), locally and on Dask
+(issue 15, item 9).
 
-    python bench/grading.py [--n 40] [--workers 1 2] [--release DIR]
+    python bench/grading.py [--n 40] [--workers 1 2] [--dask 1 2] [--release DIR] [--tiny] [--no-classic]
 
 Generates N submissions of nbs/exercises/01_pretrained.ipynb (correct, buggy, partly attempted, untouched; cycled),
 grades them with each worker count into a fresh gradebook, and prints:
@@ -8,7 +9,11 @@ grades them with each worker count into a fresh gradebook, and prints:
 - the notebooks' own execution time (sum of cell times measured around each execute request);
 - overhead per submission = wall time per submission with 1 worker - own execution time
   (kernel start, imports not done by the notebook itself, probes, judging, database, clean-up);
-- for comparison, one submission run the classic way: a fresh plain kernel via nbclient (what nbgrader/otter do).
+- for comparison, one submission run the classic way: a fresh plain kernel via nbclient (what nbgrader/otter do);
+- with --dask: the same submissions graded by `grade_on_cluster` on a process-based `LocalCluster` of 1, 2, ... workers
+  (one thread each) on this machine: the same rates, the overhead with one worker, and the ratio Dask / local at the
+  same number of workers (cluster start-up reported apart; each worker's first submission pays its kernel pool's
+  start, as the local pool does).
 """
 import argparse, statistics, sys, tempfile, time
 from pathlib import Path
@@ -61,6 +66,8 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=40)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--release", type=Path, help="reuse a release made by `transfer-course assign`")
+    parser.add_argument("--dask", type=int, nargs="*", default=[], help="also grade on a LocalCluster of this many workers")
+    parser.add_argument("--no-classic", action="store_true", help="skip the fresh-nbclient-kernel baseline")
     parser.add_argument("--tiny", action="store_true", help="grade the trivial two-exercise assignment instead (comparable to peers' 'trivial notebook')")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-grading-"))
@@ -82,8 +89,9 @@ def main() -> None:
         make_submission(student_notebook, names[index % len(names)], work/"submissions"/f"s{index:03d}"/student_notebook.name)
     bundle = load_bundle(release/"autograder")
     limits = Limits(timeout=300, cell_timeout=120)
-    baseline = classic_baseline(work/"submissions"/"s000"/student_notebook.name)
-    print(f"classic (fresh nbclient kernel, one correct submission): {baseline:.2f} s")
+    if not args.no_classic:
+        baseline = classic_baseline(work/"submissions"/"s000"/student_notebook.name)
+        print(f"classic (fresh nbclient kernel, one correct submission): {baseline:.2f} s")
     rows = []
     for workers in args.workers:
         start = time.monotonic()
@@ -98,6 +106,31 @@ def main() -> None:
               f"own execution {own:.2f} s; {overhead}; distinct totals {totals}")
     one = next((r for r in rows if r[0] == 1), None)
     if one: print(f"overhead per submission (1 worker): {one[2] - one[3]:.2f} s  (goal <= 2 s; otter ~8 s, nbgrader ~5 s per trivial notebook)")
+    local = {workers: per for workers, _, per, _ in rows}
+    for workers in args.dask:
+        dask_row = grade_on_dask(work, release/"autograder", workers, limits)
+        per, own = dask_row
+        ratio = f"; Dask/local throughput {local[workers] / per:.2f}x" if workers in local else ""
+        overhead = f"; overhead {per - own:.2f} s per submission" if workers == 1 else ""
+        print(f"dask workers={workers}: {60 / per:.1f}/min, {per:.2f} s each; own execution {own:.2f} s{overhead}{ratio}")
+
+
+def grade_on_dask(work: Path, bundle_dir: Path, workers: int, limits) -> tuple[float, float]:
+    "(wall seconds per submission, mean own execution seconds) grading work/submissions on a LocalCluster of `workers`."
+    import logging
+    from distributed import Client, LocalCluster
+    from transfer_course.grading.cluster import grade_on_cluster
+    start = time.monotonic()
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+        print(f"dask workers={workers}: cluster started in {time.monotonic() - start:.1f} s")
+        start = time.monotonic()
+        results = grade_on_cluster(work/"submissions", bundle_dir, work/f"gradebook-dask-{workers}.sqlite", client,
+                                   limits=limits, progress=False)
+        wall = time.monotonic() - start
+    totals = sorted({round(r.total, 2) for r in results})
+    print(f"dask workers={workers}: {len(results)} submissions in {wall:.1f} s; distinct totals {totals}")
+    return wall / len(results), statistics.mean(r.execution_seconds for r in results)
 
 
 if __name__ == "__main__":

@@ -99,50 +99,6 @@ def test_scores_identical_to_local_grading(graded):
     assert connection.execute("SELECT status, submissions FROM runs").fetchall() == [("finished", len(STUDENTS))]
 
 
-def add_insert_counter(db):
-    "A trigger counts every insert of a student's row: a student recorded twice is seen even though rows are replaced."
-    connection = cluster.open_gradebook(db)
-    connection.executescript("CREATE TABLE inserts(student_id TEXT); CREATE TRIGGER counted AFTER INSERT ON submissions "
-                             "BEGIN INSERT INTO inserts VALUES (new.student_id); END;")
-    connection.close()
-
-
-def test_worker_killed_mid_run_loses_and_repeats_nothing(release, scheduler, tmp_path):
-    students = {f"s{i}": ("return values * 2", "import time\ntime.sleep(2.5)") for i in range(6)}
-    subs = write_submissions(release, tmp_path/"subs", students)
-    add_insert_counter(tmp_path/"g.sqlite")
-    outcome = {}
-    def run(): outcome["results"] = cluster.grade_on_cluster(subs, release/"release"/"autograder", tmp_path/"g.sqlite", scheduler,
-                                                             limits=Limits(timeout=60, cell_timeout=20), progress=False)
-    grading = threading.Thread(target=run); grading.start()
-    from distributed import Client
-    with Client(scheduler, timeout=30, set_as_default=False) as monitor:
-        pids = monitor.run(os.getpid)
-        victim, deadline = None, time.monotonic() + 90
-        while victim is None and time.monotonic() < deadline:
-            busy = {w: keys for w, keys in monitor.processing().items() if any(str(k).startswith("grade-") for k in keys)}
-            started = bool(busy) and sqlite3.connect(tmp_path/"g.sqlite").execute("SELECT COUNT(*) FROM inserts").fetchone()[0] >= 1
-            if started:
-                time.sleep(1.0)  # inside a submission's sleeping cell
-                busy = [w for w, keys in monitor.processing().items() if any(str(k).startswith("grade-") for k in keys)]
-                if busy: victim = busy[0]
-            else: time.sleep(0.2)
-        assert victim, "no worker was ever seen grading"
-        family = psutil.Process(pids[victim]).children(recursive=True)  # its kernels' fork server and kernels
-        os.kill(pids[victim], signal.SIGKILL)
-        grading.join(180)
-        assert not grading.is_alive()
-        monitor.wait_for_workers(2, timeout=60)  # the nanny restarts it, for the next tests
-    results = outcome["results"]
-    assert sorted(r.student_id for r in results) == sorted(students) and {r.total for r in results} == {3.0}
-    connection = sqlite3.connect(tmp_path/"g.sqlite")
-    assert connection.execute("SELECT student_id, COUNT(*) FROM inserts GROUP BY student_id").fetchall() == [(s, 1) for s in sorted(students)]
-    assert connection.execute("SELECT COUNT(*) FROM submissions WHERE total = 3").fetchone()[0] == len(students)
-    assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    gone, alive = psutil.wait_procs(family, timeout=10)
-    assert not alive, f"processes of the killed worker survived: {alive}"
-
-
 def test_wrong_bundle_hash_is_each_submissions_reason(release, scheduler, tmp_path, monkeypatch):
     "Bundle bytes changed on the way: every worker refuses them, the grader retries once elsewhere, then records why."
     subs = write_submissions(release, tmp_path/"subs", {"ann": ("return values * 2", ""), "ben": ("return values * 2", "")})
@@ -192,3 +148,47 @@ def test_bad_input_is_refused_before_the_gradebook(release, tmp_path, capsys):
     assert main(["grade", str(tmp_path/"subs"), *common, "--bundle-sha256", "0" * 64]) == 2
     assert "grade refused" in capsys.readouterr().err
     assert not (tmp_path/"g.sqlite").exists()
+
+
+def add_insert_counter(db):
+    "A trigger counts every insert of a student's row: a student recorded twice is seen even though rows are replaced."
+    connection = cluster.open_gradebook(db)
+    connection.executescript("CREATE TABLE inserts(student_id TEXT); CREATE TRIGGER counted AFTER INSERT ON submissions "
+                             "BEGIN INSERT INTO inserts VALUES (new.student_id); END;")
+    connection.close()
+
+
+def test_worker_killed_mid_run_loses_and_repeats_nothing(release, scheduler, tmp_path):
+    "Last in this file: its worker restarts (the nanny) while the cluster is torn down."
+    students = {f"s{i}": ("return values * 2", "import time\ntime.sleep(2.5)") for i in range(4)}
+    subs = write_submissions(release, tmp_path/"subs", students)
+    add_insert_counter(tmp_path/"g.sqlite")
+    outcome = {}
+    def run(): outcome["results"] = cluster.grade_on_cluster(subs, release/"release"/"autograder", tmp_path/"g.sqlite", scheduler,
+                                                             limits=Limits(timeout=60, cell_timeout=20), progress=False)
+    grading = threading.Thread(target=run); grading.start()
+    from distributed import Client
+    with Client(scheduler, timeout=30, set_as_default=False) as monitor:
+        pids = monitor.run(os.getpid)
+        victim, deadline = None, time.monotonic() + 90
+        while victim is None and time.monotonic() < deadline:
+            busy = {w: keys for w, keys in monitor.processing().items() if any(str(k).startswith("grade-") for k in keys)}
+            started = bool(busy) and sqlite3.connect(tmp_path/"g.sqlite").execute("SELECT COUNT(*) FROM inserts").fetchone()[0] >= 1
+            if started:
+                time.sleep(1.0)  # inside a submission's sleeping cell
+                busy = [w for w, keys in monitor.processing().items() if any(str(k).startswith("grade-") for k in keys)]
+                if busy: victim = busy[0]
+            else: time.sleep(0.2)
+        assert victim, "no worker was ever seen grading"
+        family = psutil.Process(pids[victim]).children(recursive=True)  # its kernels' fork server and kernels
+        os.kill(pids[victim], signal.SIGKILL)
+        grading.join(180)
+        assert not grading.is_alive()
+    results = outcome["results"]
+    assert sorted(r.student_id for r in results) == sorted(students) and {r.total for r in results} == {3.0}
+    connection = sqlite3.connect(tmp_path/"g.sqlite")
+    assert connection.execute("SELECT student_id, COUNT(*) FROM inserts GROUP BY student_id").fetchall() == [(s, 1) for s in sorted(students)]
+    assert connection.execute("SELECT COUNT(*) FROM submissions WHERE total = 3").fetchone()[0] == len(students)
+    assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    gone, alive = psutil.wait_procs(family, timeout=10)
+    assert not alive, f"processes of the killed worker survived: {alive}"

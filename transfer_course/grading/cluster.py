@@ -6,10 +6,11 @@ Docs: https://transfer-course.github.io/transfer_course/cluster.html.md"""
 
 # %% ../../nbs/88_cluster.ipynb #u02
 from __future__ import annotations
-import argparse, atexit, dataclasses, hashlib, os, socket, sys, tempfile, threading, time, uuid
+import argparse, atexit, dataclasses, hashlib, os, queue, socket, sys, tempfile, threading, time, uuid
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from pathlib import Path
+from typing import Callable
 
 import psutil
 from tqdm.auto import tqdm
@@ -47,12 +48,22 @@ def submission_files(
 # %% ../../nbs/88_cluster.ipynb #u09
 _POOL = {"key": None, "pool": None, "bundle": None}
 _POOL_LOCK = threading.Lock()
-_KEEPER: list = [] # one thread per process that starts and closes kernel pools
+_KEEPER: list = [] # the call queue of the one thread per process that starts and closes kernel pools
 
-def _keeper() -> ThreadPoolExecutor:
-    "The process's pool-keeping thread (an idle `ThreadPoolExecutor` thread lives until the process ends)."
-    if not _KEEPER: _KEEPER.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="transfer-course-pools"))
-    return _KEEPER[0]
+def _keep(call: Callable, *args):
+    "Run `call(*args)` on the process's pool-keeping thread (a daemon: it never delays the worker's exit)."
+    if not _KEEPER:
+        calls = queue.Queue()
+        def serve():
+            while True:
+                function, arguments, done = calls.get()
+                try: done.set_result(function(*arguments))
+                except BaseException as error: done.set_exception(error)
+        threading.Thread(target=serve, daemon=True, name="transfer-course-pools").start()
+        _KEEPER.append(calls)
+    done = Future()
+    _KEEPER[0].put((call, args, done))
+    return done.result()
 
 def _close_pool() -> None:
     "Close this process's kernel pool (at exit, or before one with another configuration)."
@@ -66,10 +77,10 @@ def _worker_pool(
     "This process's warm kernel pool for `config`, started (once) by the keeping thread."
     with _POOL_LOCK:
         if _POOL["key"] != (config, size):
-            if _POOL["pool"] is not None: _keeper().submit(_close_pool).result()
+            if _POOL["pool"] is not None: _keep(_close_pool)
             else: atexit.register(_close_pool)
             become_subreaper()
-            _POOL["pool"] = _keeper().submit(KernelPool, config, size, size).result()
+            _POOL["pool"] = _keep(KernelPool, config, size, size)
             _POOL["key"] = (config, size)
         return _POOL["pool"]
 
