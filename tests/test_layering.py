@@ -10,6 +10,7 @@ ORDER = ["core", "engine", "records", "data", "web", "metrics", "checks",
          "pretrained", "scrape", "augment", "train", "finetune", "interpret", "pitfalls",
          "recipes", "widgets", "capstone", "exercises", "sandbox",
          "grading.bundle", "grading.gradebook", "grading.export", "grading.assign", "grading.autograde", "grading.cluster",
+         "grading.term", "grading.reports",
          "testing.web", "testing.grading", "cli"]
 
 

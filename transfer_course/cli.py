@@ -27,6 +27,10 @@ RUNNERS: dict[str, str] = { # command -> "module:function" of its runner, import
     "assign": "transfer_course.grading.assign:run_assign",
     "grade": "transfer_course.grading.cluster:run_grade",
     "export": "transfer_course.grading.export:run_export",
+    "late": "transfer_course.grading.term:run_late",
+    "release-solutions": "transfer_course.grading.term:run_release_solutions",
+    "similarity": "transfer_course.grading.reports:run_similarity",
+    "report": "transfer_course.grading.reports:run_report",
 }
 MODEL_NAMES: tuple[str, ...] = ( # the keys of the model records' `MODELS`, in order (checked by a test)
     "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2",
@@ -162,6 +166,51 @@ def _add_grading_commands(subparsers, settings: Settings) -> None:
     export.add_argument("--feedback", type=Path)
     export.add_argument("--assignment", help="only this assignment")
 
+# %% ../nbs/90_cli.ipynb #c012t
+def _add_term_commands(subparsers, settings: Settings) -> None:
+    "`late`, `release-solutions`, `similarity`, `report`, and the Canvas options of `export`."
+    export = subparsers.choices["export"].add_argument
+    export("--canvas", type=Path, help="also write the gradebook CSV that Canvas imports")
+    export("--canvas-roster", type=Path, help="Canvas's own gradebook export: names, Canvas ids and sections")
+    export("--canvas-id", action="append", metavar="ASSIGNMENT=ID",
+           help="Canvas's id of an assignment, for its column header 'Name (id)' (repeatable)")
+    late = subparsers.add_parser("late", help="set the due date, late policy, submission times and extensions; "
+                                              "recompute late penalties")
+    add = late.add_argument
+    add("--db", required=True, type=Path, help="the SQLite gradebook")
+    add("--assignment", required=True, help="assignment name (as in the bundle)")
+    add("--due", help="due date, ISO 8601 with timezone, e.g. 2026-03-01T23:59:00-06:00 (default: the stored one)")
+    add("--percent", type=float, default=10.0, help="percent of the raw score lost per started unit late (default 10)")
+    add("--unit", choices=("day", "hour"), default="day", help="late unit: day (default) or hour, partial ones count")
+    add("--cap", type=float, default=100.0, help="at most this percent is lost (default 100)")
+    add("--grace", type=float, default=0.0, help="minutes of lateness that cost nothing (default 0)")
+    add("--times", type=Path, help="CSV from the LMS: student_id (or SIS User ID), submitted_at (ISO 8601)")
+    add("--extensions", type=Path, help="CSV: student_id and a due (ISO 8601) or days column")
+    release = subparsers.add_parser("release-solutions", help="write students' notebooks with the solutions, "
+                                                              "after the due date")
+    add = release.add_argument
+    add("sources", nargs="+", type=Path, help="the instructor notebooks")
+    add("--release", required=True, type=Path, help="the release folder assign wrote (student/ inside)")
+    add("--out", type=Path, help="where to write (default: RELEASE/solutions)")
+    add("--db", type=Path, help="gradebook holding the due date and extensions (set with `late`)")
+    add("--assignment", help="assignment name in --db")
+    add("--due", help="due date instead of --db, ISO 8601 with timezone")
+    add("--include-hidden", action="store_true", help="also give the hidden tests")
+    add("--force", action="store_true", help="release even before the due date")
+    similarity = subparsers.add_parser("similarity", help="HTML report of unusually alike answers (scores unchanged)")
+    add = similarity.add_argument
+    add("submissions", type=Path, help="folder with one folder per student")
+    add("--bundle", required=True, type=Path, help="the autograder/ folder made by assign")
+    add("--bundle-sha256", help="expected bundle hash (default: read autograder.sha256 next to the bundle)")
+    add("--out", required=True, type=Path, help="the HTML file to write")
+    add("--min-similarity", type=float, default=0.5, help="never report a pair below this (default 0.5)")
+    add("--z", type=float, default=3.0, help="robust SDs above the class median similarity (default 3)")
+    report = subparsers.add_parser("report", help="the instructor's HTML page for an assignment")
+    add = report.add_argument
+    add("--db", required=True, type=Path, help="the SQLite gradebook")
+    add("--assignment", required=True, help="assignment name")
+    add("--out", required=True, type=Path, help="the HTML file to write")
+
 # %% ../nbs/90_cli.ipynb #c013
 def build_parser() -> argparse.ArgumentParser:
     "The full `transfer-course` parser; each command's `runner` default is its entry in `RUNNERS`."
@@ -169,7 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="transfer-course", description="Transfer learning with pretrained CNNs: the course's command line.")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     settings = load_settings()
-    for add_commands in (_add_predict_commands, _add_grading_commands, _add_scrape_commands, _add_train_command):
+    for add_commands in (_add_predict_commands, _add_grading_commands, _add_term_commands, _add_scrape_commands,
+                         _add_train_command):
         add_commands(subparsers, settings)
     missing = set(subparsers.choices) ^ set(RUNNERS)
     if missing: raise RuntimeError(f"commands without a runner, or runners without a command: {sorted(missing)}")

@@ -247,7 +247,8 @@ def run_late(
     except (ValueError, sqlite3.Error) as error: print(f"late: {error}", file=sys.stderr); return 1
     print(f"{len(rows)} late submission(s) of {args.assignment}:")
     for student, submitted, late, percent, raw, final in rows:
-        print(f"{student}\t{submitted}\t{late} late\t-{percent:g}%\t{raw:g} -> {final:g}")
+        cost = f"-{percent:g}%\t{raw:g} -> {final:g}" if percent else "within the grace: no penalty"
+        print(f"{student}\t{submitted}\t{late} late\t{cost}")
     return 0
 
 def run_release_solutions(
