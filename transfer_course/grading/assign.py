@@ -6,7 +6,7 @@ Docs: https://transfer-course.github.io/transfer_course/assign.html.md"""
 
 # %% ../../nbs/84_assign.ipynb #a02
 from __future__ import annotations
-import argparse, ast, json, sys, time
+import argparse, ast, json, re, sys, time
 from pathlib import Path
 
 import nbformat
@@ -19,7 +19,8 @@ from .bundle import BUNDLE_FORMAT, write_bundle
 from ..sandbox import SandboxConfig, SandboxKernel
 
 # %% auto #0
-__all__ = ['HEAVY_MODULES', 'AssignError', 'student_notebook', 'secret_lines', 'leaked_lines', 'assign', 'run_assign']
+__all__ = ['HEAVY_MODULES', 'LEAK_MIN_NODES', 'AssignError', 'student_notebook', 'secret_lines', 'leaked_lines',
+           'structural_leaks', 'assign', 'run_assign']
 
 # %% ../../nbs/84_assign.ipynb #a05
 HEAVY_MODULES = ("torch", "torchvision", "timm", "fastai.vision.all", "matplotlib.pyplot", "transfer_course.pretrained",
@@ -137,6 +138,131 @@ def leaked_lines(
     text = nbformat.writes(student)
     return sorted(line for line in secret_lines(instructor) if json.dumps(line)[1:-1] in text or line in text)
 
+# %% ../../nbs/84_assign.ipynb #a16s
+LEAK_MIN_NODES = 8 # Smallest statement/expression (in AST nodes, without contexts and operators) that counts as a leak
+
+_SMALL = (ast.expr_context, ast.boolop, ast.operator, ast.unaryop, ast.cmpop)
+
+def _size(node: ast.AST) -> int:
+    "Number of AST nodes under `node`, not counting contexts and operators."
+    return sum(not isinstance(n, _SMALL) for n in ast.walk(node))
+
+def _canonical(node: ast.AST) -> str:
+    "A dump of `node` with names (variables, arguments, function and class names) numbered by first appearance."
+    names = {}
+    def dump(value) -> str:
+        if isinstance(value, list): return "[" + ",".join(dump(v) for v in value) + "]"
+        if not isinstance(value, ast.AST): return repr(value)
+        if isinstance(value, ast.Name): return f"v{names.setdefault(value.id, len(names))}"
+        fields = []
+        for field_name, field in ast.iter_fields(value):
+            if field_name in ("ctx", "type_comment", "type_params"): continue
+            if field_name in ("annotation", "returns"): continue
+            if (isinstance(value, ast.arg) and field_name == "arg") or (field_name == "name" and isinstance(
+                    value, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))):
+                fields.append(f"v{names.setdefault(field, len(names))}")
+            else: fields.append(dump(field))
+        return f"{type(value).__name__}({','.join(fields)})"
+    return dump(node)
+
+def _parse_pieces(source: str) -> list:
+    "Syntax trees of `source`: the whole text, else each line that parses on its own (regions can be fragments)."
+    import textwrap
+    try: return [ast.parse(textwrap.dedent(source))]
+    except SyntaxError: pass
+    trees = []
+    for line in source.splitlines():
+        try: trees.append(ast.parse(line.strip()))
+        except SyntaxError: pass
+    return trees
+
+def _subtrees(source: str, min_nodes: int = LEAK_MIN_NODES):
+    "(canonical dump, code) of every statement and expression of `source` with at least `min_nodes` nodes."
+    for tree in _parse_pieces(source):
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.stmt, ast.expr)) and _size(node) >= min_nodes:
+                yield _canonical(node), ast.unparse(node)
+
+def _secret_sources(notebook: nbformat.NotebookNode) -> list:
+    "(cell id, kind, source) of everything students must not see in an instructor notebook."
+    found = []
+    for cell in notebook.cells:
+        if cell.cell_type != "code": continue
+        cell_id = cell.get("id", "?")
+        if is_instructor_only(cell.source): found.append((cell_id, "instructor-only cell", cell.source)); continue
+        if is_exercise_definition(cell.source): found.append((cell_id, "exercise definition", cell.source)); continue
+        region, kind = None, None
+        for line in cell.source.splitlines():
+            stripped = line.strip()
+            if stripped in (SOLUTION_BEGIN, HIDDEN_BEGIN):
+                region, kind = [], "solution" if stripped == SOLUTION_BEGIN else "hidden tests"
+            elif stripped in (SOLUTION_END, HIDDEN_END) and region is not None:
+                found.append((cell_id, kind, "\n".join(region))); region = None
+            elif region is not None: region.append(line)
+            elif stripped.endswith(SOLUTION_LINE): found.append((cell_id, "solution", stripped))
+    return found
+
+_CODE_SPANS = re.compile(r"```[^\n]*\n(.*?)```|``(.+?)``|`([^`\n]+)`", re.S)
+
+def _code_in_text(text: str) -> list:
+    "Code blocks and code spans in Markdown `text`."
+    return [next(g for g in match.groups() if g is not None) for match in _CODE_SPANS.finditer(text or "")]
+
+def _released_code(student: nbformat.NotebookNode, public: dict) -> list:
+    "(place, code) of everything students get: code cells, Markdown code, and the sidecar's prompts, hints and tests."
+    places = []
+    for index, cell in enumerate(student.cells):
+        where = f"cell {index} ({cell.get('id', '?')})"
+        if cell.cell_type == "code":
+            places.append((f"code {where}", cell.source))
+            try: strings = [n.value for n in ast.walk(ast.parse(cell.source)) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+            except SyntaxError: strings = []
+            places += [(f"a string in code {where}", code) for text in strings for code in _code_in_text(text)]
+        else: places += [(f"Markdown {where}", code) for code in _code_in_text(cell.source)]
+    for name, exercise in (public or {}).get("exercises", {}).items():
+        texts = [("prompt", exercise.get("prompt", ""))] + [(f"hint {i + 1}", h) for i, h in enumerate(exercise.get("hints", []))]
+        places += [(f"{what} of exercise {name!r}", code) for what, text in texts for code in [text, *_code_in_text(text)]]
+        for i, test in enumerate(exercise.get("tests", [])):
+            places += [(f"public test {i + 1} of exercise {name!r}", test.get("expression", "")),
+                       (f"setup of public test {i + 1} of exercise {name!r}", test.get("setup", ""))]
+    return places
+
+def _exercise_of(notebook: nbformat.NotebookNode, cell_id: str, exercises: list) -> str:
+    "The exercise a secret cell belongs to: the first whose answer it defines, or whose name it mentions."
+    source = next((c.source for c in notebook.cells if c.get("id") == cell_id), "")
+    for exercise in exercises:
+        if any(re.search(rf"(def\s+{re.escape(n)}\b|^\s*{re.escape(n)}\s*=)", source, re.M) for n in exercise.get("answer", [])):
+            return exercise["name"]
+    return next((e["name"] for e in exercises if repr(e["name"]) in source or json.dumps(e["name"]) in source), "?")
+
+def structural_leaks(
+    instructor: nbformat.NotebookNode, # The instructor notebook
+    student: nbformat.NotebookNode, # The student version to release
+    public: dict | None = None, # The sidecar's content (`public_payload`)
+    exercises: list | None = None, # The bundle payload's exercises, to name the exercise that leaks
+    min_nodes: int = LEAK_MIN_NODES, # Smallest subtree that counts
+) -> list[str]:
+    "Each place where released code contains a statement or expression (names normalised) of a solution, hidden test, exercise definition or instructor-only cell (code of the last two that the instructor's ordinary cells also show is set-up, not a secret)."
+    shared = set()  # code that the instructor's ordinary cells show anyway (data set-up a definition cell repeats)
+    for cell in instructor.cells:
+        if cell.cell_type == "code" and not (is_instructor_only(cell.source) or is_exercise_definition(cell.source)):
+            shared |= {key for key, _ in _subtrees(strip_hidden(strip_solutions(cell.source)), min_nodes)}
+    secrets = {}
+    for cell_id, kind, source in _secret_sources(instructor):
+        for key, code in _subtrees(source, min_nodes):
+            if kind in ("solution", "hidden tests") or key not in shared: secrets.setdefault(key, (cell_id, kind, code))
+    leaks, reported = [], set()
+    for place, code in _released_code(student, public):
+        for key, shown in _subtrees(code, min_nodes):
+            if key not in secrets or (place, secrets[key]) in reported: continue
+            cell_id, kind, secret = secrets[key]
+            covered = any(shown in other for other in (l[1] for l in reported if l[0] == place))
+            reported.add((place, secrets[key]))
+            if covered: continue
+            exercise = _exercise_of(instructor, cell_id, exercises or [])
+            leaks.append(f"exercise {exercise!r}: {place} contains `{shown}`, code of the {kind} in cell {cell_id}")
+    return leaks
+
 # %% ../../nbs/84_assign.ipynb #a18
 def assign(
     sources: list, # Instructor notebooks (paths)
@@ -156,6 +282,10 @@ def assign(
         leaks = leaked_lines(notebook, student)
         if leaks: raise AssignError(f"{source.name}: solution or hidden-test lines would reach students: {leaks[:3]}")
         public = payload.pop("public")
+        leaks = structural_leaks(notebook, student, public, payload["exercises"])
+        if leaks:
+            raise AssignError(f"{source.name}: the release would show students code they must not see (hints and "
+                              "public cells must guide, not quote the solution):\n  " + "\n  ".join(leaks[:5]))
         for exercise in payload["exercises"]: exercise["check_cell"] = check_cells.get(exercise["name"])
         check_modules |= set(payload.pop("check_modules", []))
         bundle["notebooks"][source.stem] = payload

@@ -9,7 +9,7 @@ from __future__ import annotations
 import nbformat
 
 # %% auto #0
-__all__ = ['tiny_assignment_notebook']
+__all__ = ['tiny_assignment_notebook', 'framework_assignment_notebook']
 
 # %% ../../nbs/96_testing_grading.ipynb #g05
 _DOUBLE_TESTS = """ex_double = Exercise("double", points=2, answer="double", hints=["Tensors support `*`."])
@@ -39,5 +39,45 @@ def tiny_assignment_notebook() -> nbformat.NotebookNode:
              new_code("### INSTRUCTOR ONLY\nfrom transfer_course.exercises import all_checks_pass\n"
                       "assert all_checks_pass() == {}")]
     for index, cell in enumerate(cells): cell.id = f"t{index:02d}"
+    kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": kernelspec})
+
+# %% ../../nbs/96_testing_grading.ipynb #g09
+_HYPOTENUSE_DEFINITION = """### EXERCISE DEFINITION
+def expected_hypotenuse(a, b):
+    "The answer key: the library's own hypotenuse."
+    return math.hypot(a, b)
+
+ex_hypotenuse = Exercise("hypotenuse", points=2, answer="hypotenuse", forbidden=("math.hypot", "numpy"),
+                         hints=["Pythagoras: square both sides, add the squares, take the square root."])
+ex_hypotenuse.add_test("hypotenuse(3.0, 4.0)", checks.number_close(expected_hypotenuse(3.0, 4.0)))
+### BEGIN HIDDEN TESTS
+ex_hypotenuse.add_test("hypotenuse(5.0, 12.0)", checks.number_close(expected_hypotenuse(5.0, 12.0)), hidden=True,
+                       description="another triangle")
+### END HIDDEN TESTS"""
+_ROOT_CHOICE_DEFINITION = """### EXERCISE DEFINITION
+ex_root = Exercise("why_root", points=1, answer="why_root", hints=["Which operation undoes squaring?"])
+ex_root.add_test("why_root", checks.valid_choice(["A", "B"]))
+### BEGIN HIDDEN TESTS
+ex_root.add_test("why_root", checks.choice("B", {"A": "Halving does not undo squaring."}, ["A", "B"]), hidden=True,
+                 description="the verdict")
+### END HIDDEN TESTS"""
+
+def framework_assignment_notebook() -> nbformat.NotebookNode:
+    "A two-exercise instructor notebook with exercise-definition cells, a forbidden call and a hidden multiple-choice verdict."
+    new_md, new_code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
+    cells = [new_md("# Framework assignment\n\n> Exercise definitions, forbidden calls, multiple choice."),
+             new_code("import math\nfrom transfer_course.exercises import Exercise\nfrom transfer_course import checks"),
+             new_md("**Exercise 1.** Write `hypotenuse(a, b)` without `math.hypot` (or numpy)."),
+             new_code("def hypotenuse(a, b):\n    ### BEGIN SOLUTION\n    return (a * a + b * b) ** 0.5\n    ### END SOLUTION"),
+             new_code(_HYPOTENUSE_DEFINITION),
+             new_code("ex_hypotenuse.check()"),
+             new_md("**Exercise 2.** Which undoes squaring a positive number? **A**: halving; **B**: the square root."),
+             new_code('why_root = "B"  ### SOLUTION'),
+             new_code(_ROOT_CHOICE_DEFINITION),
+             new_code("ex_root.check()"),
+             new_code("### INSTRUCTOR ONLY\nfrom transfer_course.exercises import all_checks_pass\n"
+                      "assert all_checks_pass(names=[\"hypotenuse\", \"why_root\"]) == {}")]
+    for index, cell in enumerate(cells): cell.id = f"f{index:02d}"
     kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
     return nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": kernelspec})
