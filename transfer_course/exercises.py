@@ -517,11 +517,12 @@ class Exercise:
         expression: str, # Python expression whose value is judged, e.g. "top_k_labels(logits, labels, k=2)"
         check: Check, # A check from `transfer_course.checks`, e.g. `checks.equals([...])`
         setup: str = "", # Statements run first, in a copy of the namespace (imports, inputs)
-        weight: float = 1.0, # Share of the exercise's points
+        weight: float | None = None, # Share of the exercise's points (default 1; 0 for `checks.valid_choice`, which only records a choice)
         hidden: bool = False, # Run only at grading; removed from the student notebook
         description: str = "", # Shown to students (for hidden tests, instead of the expression)
     ) -> Test:
         "Add a `Test` to this exercise and return it."
+        if weight is None: weight = 0.0 if getattr(check, "name", None) == "valid_choice" else 1.0
         test = Test(expression, check, setup, weight, hidden, description)
         self.tests.append(test)
         return test
