@@ -1,10 +1,10 @@
-"Mutation tests for the exercises of lessons 4 and 5: the solutions pass, known-wrong answers fail with the intended message."
+"Mutation tests for the exercises of lesson 4: the solutions pass, known-wrong answers fail with the intended message.
+(Lesson 5's wrong answers are in tests/mutations/05_unfreeze.py, run by tests/test_exercise_release.py.)"
 import pytest
 import torch
 from torch import nn
 
 from conftest import ROOT, exercise_namespace, verdict
-from transfer_course.train import layer_groups
 
 
 @pytest.fixture(scope="module")
@@ -12,14 +12,9 @@ def head_ns():
     return exercise_namespace(ROOT/"nbs"/"exercises"/"04_head.ipynb")
 
 
-@pytest.fixture(scope="module")
-def unfreeze_ns():
-    return exercise_namespace(ROOT/"nbs"/"exercises"/"05_unfreeze.ipynb")
 
-
-def test_solutions_pass(head_ns, unfreeze_ns):
-    for namespace, names in ((head_ns, ["freeze_body", "count_trainable", "predict_valid"]),
-                             (unfreeze_ns, ["spread", "make_optimizer", "unfreeze_last_group"])):
+def test_solutions_pass(head_ns):
+    for namespace, names in ((head_ns, ["freeze_body", "count_trainable", "predict_valid"]),):
         for name in names:
             statuses, messages = verdict(namespace, name)
             assert set(statuses) == {"passed"}, (name, messages)
@@ -74,43 +69,3 @@ def test_untrained_or_constant_predictions_fail_the_baseline(head_ns):
     for wrong in (untrained, majority):
         statuses, messages = verdict(head_ns, "predict_valid", predict_valid=wrong)
         assert set(statuses) == {"failed"} and "no better than the baseline" in messages, messages
-
-
-@pytest.mark.parametrize("wrong", [
-    lambda low, high, n: [low + (high - low)*i/(n - 1) for i in range(n)],       # linear, not geometric
-    lambda low, high, n: [high*(low/high)**(i/(n - 1)) for i in range(n)],        # reversed: head gets the lowest
-    lambda low, high, n: [high/10]*(n - 1) + [high],                              # slice(high) semantics
-])
-def test_wrong_spreads_fail(unfreeze_ns, wrong):
-    statuses, messages = verdict(unfreeze_ns, "spread", spread=wrong)
-    assert set(statuses) == {"failed"}, messages
-
-
-def one_group(model, low, high):
-    return torch.optim.AdamW(model.parameters(), lr=high)
-
-
-def reversed_rates(model, low, high):
-    groups = layer_groups(model)
-    rates = [low, (low*high)**0.5, high][::-1]
-    return torch.optim.AdamW([{"params": [p for _, p in g], "lr": r} for g, r in zip(groups, rates)])
-
-
-def body_and_head_only(model, low, high):
-    return torch.optim.AdamW([{"params": list(model.body.parameters()), "lr": low}, {"params": list(model.head.parameters()), "lr": high}])
-
-
-@pytest.mark.parametrize("wrong", [one_group, reversed_rates, body_and_head_only])
-def test_wrong_optimizers_fail(unfreeze_ns, wrong):
-    statuses, messages = verdict(unfreeze_ns, "make_optimizer", make_optimizer=wrong)
-    assert set(statuses) == {"failed"}, messages
-
-
-@pytest.mark.parametrize("wrong", [
-    lambda model: [p.requires_grad_(True) for _, p in layer_groups(model)[0]],   # the early group instead
-    lambda model: model.requires_grad_(True),                                     # everything
-    lambda model: None,
-])
-def test_wrong_unfreezing_fails(unfreeze_ns, wrong):
-    statuses, messages = verdict(unfreeze_ns, "unfreeze_last_group", unfreeze_last_group=wrong)
-    assert set(statuses) == {"failed"}, messages
