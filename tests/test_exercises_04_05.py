@@ -1,5 +1,5 @@
-"Mutation tests for the exercises of lesson 4: the solutions pass, known-wrong answers fail with the intended message.
-(Lesson 5's wrong answers are in tests/mutations/05_unfreeze.py, run by tests/test_exercise_release.py.)"
+"""Mutation tests for the exercises of lesson 4: the solutions pass, known-wrong answers fail with the intended message.
+(Lesson 5's wrong answers are in tests/mutations/05_unfreeze.py, run by tests/test_exercise_release.py.)"""
 import pytest
 import torch
 from torch import nn
