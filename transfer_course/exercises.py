@@ -152,6 +152,7 @@ def _forbidden_static(
         if value is None: return None
         return banned_objects.get(id(value)) or _forbidden_hit(_qualified_names(value), forbidden)
     def value_name(value):
+        while type(value).__name__ == "partial" and callable(getattr(value, "func", None)): value = value.func
         names = _qualified_names(value)
         return names[-1] if names else None
     def own(value):

@@ -176,11 +176,14 @@ def _parse_pieces(source: str) -> list:
         except SyntaxError: pass
     return trees
 
-def _subtrees(source: str, min_nodes: int = LEAK_MIN_NODES):
-    "(canonical dump, code) of every statement and expression of `source` with at least `min_nodes` nodes."
+_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+
+def _subtrees(source: str, min_nodes: int = LEAK_MIN_NODES, in_definitions: bool = False):
+    "(canonical dump, code) of every statement and expression of `source` with at least `min_nodes` nodes (only those in or of a function/class with `in_definitions`)."
     for tree in _parse_pieces(source):
+        inside = {id(n) for d in ast.walk(tree) if isinstance(d, _DEFINITIONS) for n in ast.walk(d)}
         for node in ast.walk(tree):
-            if isinstance(node, (ast.stmt, ast.expr)) and _size(node) >= min_nodes:
+            if isinstance(node, (ast.stmt, ast.expr)) and _size(node) >= min_nodes and (not in_definitions or id(node) in inside):
                 yield _canonical(node), ast.unparse(node)
 
 def _secret_sources(notebook: nbformat.NotebookNode) -> list:
@@ -242,15 +245,17 @@ def structural_leaks(
     exercises: list | None = None, # The bundle payload's exercises, to name the exercise that leaks
     min_nodes: int = LEAK_MIN_NODES, # Smallest subtree that counts
 ) -> list[str]:
-    "Each place where released code contains a statement or expression (names normalised) of a solution, hidden test, exercise definition or instructor-only cell (code of the last two that the instructor's ordinary cells also show is set-up, not a secret)."
+    "Each place where released code contains a statement or expression (names normalised) of a solution, hidden test, exercise definition or instructor-only cell (top-level code of the last two that the instructor's ordinary cells also show is set-up, not a secret; functions and classes defined there always are)."
     shared = set()  # code that the instructor's ordinary cells show anyway (data set-up a definition cell repeats)
     for cell in instructor.cells:
         if cell.cell_type == "code" and not (is_instructor_only(cell.source) or is_exercise_definition(cell.source)):
             shared |= {key for key, _ in _subtrees(strip_hidden(strip_solutions(cell.source)), min_nodes)}
     secrets = {}
     for cell_id, kind, source in _secret_sources(instructor):
+        helpers = {key for key, _ in _subtrees(source, min_nodes, in_definitions=True)}  # answer keys stay secret
         for key, code in _subtrees(source, min_nodes):
-            if kind in ("solution", "hidden tests") or key not in shared: secrets.setdefault(key, (cell_id, kind, code))
+            if kind in ("solution", "hidden tests") or key in helpers or key not in shared:
+                secrets.setdefault(key, (cell_id, kind, code))
     leaks, reported = [], set()
     for place, code in _released_code(student, public):
         for key, shown in _subtrees(code, min_nodes):
