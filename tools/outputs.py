@@ -296,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="only check that stored outputs match the code")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per cell before the run fails")
     args = parser.parse_args(argv)
-    paths = args.notebooks or default_notebooks()
+    paths = args.notebooks or [Path(os.path.relpath(path)) for path in default_notebooks()]
     missing = [str(path) for path in paths if not Path(path).is_file()]
     if missing: print(f"no such notebook: {', '.join(missing)}", file=sys.stderr); return 2
     if args.check:
