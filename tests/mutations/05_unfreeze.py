@@ -59,7 +59,7 @@ MUTATIONS = {
                  why="assumes three layer groups", message="left out of every group", max_score=1.5),
         Mutation(_optimizer(_GROUPS, "rates = spread(low, high, len(groups))",
                             "return torch.optim.SGD([{'params': [p for _, p in g], 'lr': r} for g, r in zip(groups, rates)])"),
-                 why="SGD instead of AdamW", message="answer['optimizer']"),
+                 why="SGD instead of AdamW", message="optimizer'] is 'SGD'"),
         Mutation("from transfer_course.train import parameter_groups\n"
                  + _optimizer("return torch.optim.AdamW(parameter_groups(model, slice(low, high)))"),
                  why="delegates to the course's parameter_groups", message="which this exercise asks you not to use"),

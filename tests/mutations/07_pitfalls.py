@@ -33,7 +33,8 @@ MUTATIONS = {
         Mutation(_input(_PIXELS, "return TF.normalize(pixels.flip(0), record.mean, record.std)"),
                  why="channels in BGR order", message="reverse order"),
         Mutation(_input(_PIXELS, "return TF.normalize(pixels, [0.485, 0.456, 0.406], [0.229, 0.224, 0.225])"),
-                 why="ImageNet statistics typed in instead of the record's", message="different values"),
+                 why="ImageNet statistics typed in instead of the record's (right only for the torchvision models)",
+                 message="different values", max_score=1.5),
         Mutation("from PIL import Image\nfrom transfer_course.pretrained import preprocess as prepare\n"
                  + _input("return prepare(Image.fromarray(np.array(array)), record)"),
                  why="delegates to the course's preprocess", message="which this exercise asks you not to use"),
@@ -52,7 +53,7 @@ MUTATIONS = {
         Mutation("correct_counts = {'fixed': 85, 'buggy': 0}", why="lesson 7's percentages copied, not measured",
                  message="whole numbers of photos", max_score=1.0),
         Mutation("correct_counts = {'fixed': len(arrays) // 2, 'buggy': 0}",
-                 why="a guess (half the photos), not a measurement", message="your count for the fixed pipeline",
+                 why="a guess (half the photos), not a measurement", message="count for the fixed pipeline",
                  max_score=1.0),
     ],
     "freeze_body": [
