@@ -42,8 +42,20 @@ sync-check: $(STAMP)
 	@rm -rf .sync-check
 	@$(BIN)/python tools/make_readme.py --check
 
-test: $(STAMP) sync-check lint lesson-stats
+test: $(STAMP) sync-check lint lesson-stats outputs-check
 	$(TEST_ENV) $(BIN)/python -m pytest tests nbs --nbval-lax -p no:cacheprovider -q
+
+# Run the lessons and exercise notebooks, each in a fresh kernel, at full size on the CPU, and store their outputs
+# (cleaned; stamped with a hash of their code and the run time; lessons get a runtime banner). Fails on any error.
+# A subset: make outputs NOTEBOOKS="nbs/04_head.ipynb nbs/exercises/04_head.ipynb"
+.PHONY: outputs outputs-check
+outputs: $(STAMP)
+	$(BIN)/python tools/outputs.py $(NOTEBOOKS)
+
+# Fails when a notebook's code changed after its stored outputs were made: run `make outputs` and commit.
+LESSONS := $(wildcard nbs/0[1-7]_*.ipynb)
+outputs-check: $(STAMP)
+	$(BIN)/python tools/outputs.py --check $(or $(NOTEBOOKS),$(LESSONS))
 
 bench: $(STAMP)
 	$(BIN)/python bench/predict.py

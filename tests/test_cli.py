@@ -38,7 +38,8 @@ def test_usage_errors_are_fast_too():
 def test_every_listed_command_is_in_the_parser():
     parser = build_parser()  # raises if a command has no runner or a runner no command
     commands = next(a for a in parser._actions if a.dest == "command").choices
-    assert set(commands) == set(RUNNERS) == {"predict", "demo", "scrape", "split", "train", "assign", "grade", "export"}
+    assert set(commands) == set(RUNNERS) == {"predict", "demo", "scrape", "split", "train", "assign", "grade", "export",
+                                              "late", "release-solutions", "similarity", "report"}
 
 
 @pytest.mark.parametrize("command", list(RUNNERS))
