@@ -11,7 +11,7 @@ export TRANSFER_COURSE_DATA ?= $(SHARED_DATA)
 # Tests never download anything.
 TEST_ENV := TRANSFER_COURSE_OFFLINE=1 TRANSFER_COURSE_QUICK=1 MPLBACKEND=Agg PYTHONHASHSEED=0
 
-.PHONY: install demo test test-fast sync-check export readme bench gpu-check lint lesson-stats clean
+.PHONY: install demo test test-fast sync-check export readme bench gpu-check lint lesson-stats docs clean
 
 install: $(STAMP)
 
@@ -56,6 +56,10 @@ outputs: $(STAMP)
 LESSONS := $(wildcard nbs/0[1-7]_*.ipynb)
 outputs-check: $(STAMP)
 	$(BIN)/python tools/outputs.py --check $(or $(NOTEBOOKS),$(LESSONS))
+
+# The course website, offline (Sphinx + myst-nb from stored outputs; exercises as released by `assign`): build/docs/html.
+docs: $(STAMP)
+	$(TEST_ENV) $(BIN)/python tools/build_docs.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/predict.py
