@@ -11,7 +11,7 @@ export TRANSFER_COURSE_DATA ?= $(SHARED_DATA)
 # Tests never download anything.
 TEST_ENV := TRANSFER_COURSE_OFFLINE=1 TRANSFER_COURSE_QUICK=1 MPLBACKEND=Agg PYTHONHASHSEED=0
 
-.PHONY: install demo test test-fast sync-check export readme bench gpu-check lint lesson-stats docs clean
+.PHONY: install demo test test-fast sync-check export readme bench gpu-check lint lesson-stats docs clean test-release
 
 install: $(STAMP)
 
@@ -43,7 +43,13 @@ sync-check: $(STAMP)
 	@$(BIN)/python tools/make_readme.py --check
 
 test: $(STAMP) sync-check lint lesson-stats outputs-check
-	$(TEST_ENV) $(BIN)/python -m pytest tests nbs --nbval-lax -p no:cacheprovider -q
+	$(TEST_ENV) $(BIN)/python -m pytest tests nbs --nbval-lax -p no:cacheprovider -q -n 2 --dist loadfile \
+	  --ignore=tests/test_exercise_release.py
+
+# Releases every exercise notebook, grades its perfect submission and runs every mutation in real kernels
+# (about 17 minutes on 2 loaded cores, so not part of `make test` yet).
+test-release: $(STAMP)
+	$(TEST_ENV) $(BIN)/python -m pytest tests/test_exercise_release.py -p no:cacheprovider -q
 
 # Run the lessons and exercise notebooks, each in a fresh kernel, at full size on the CPU, and store their outputs
 # (cleaned; stamped with a hash of their code and the run time; lessons get a runtime banner). Fails on any error.
