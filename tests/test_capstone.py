@@ -146,8 +146,7 @@ def test_the_end_to_end_url_lists_hold_every_kind_of_bad_url():
     assert held_out[0].shape == (50, 3, 32, 32)
 
 
-@pytest.mark.parametrize("stem", ["08_capstone_end_to_end", pytest.param("10_capstone_spurious", marks=pytest.mark.xfail(
-    reason="OPEN: the sidecar of 10 holds photo bytes the test matches (the public clean() test's inputs?); investigate", strict=False))])
+@pytest.mark.parametrize("stem", ["08_capstone_end_to_end", "10_capstone_spurious"])
 def test_hidden_photos_reach_only_the_bundle(stem, tmp_path):
     "Release the notebook with `assign`: its hidden photos are in the bundle (a few MB), nowhere in the student folder."
     from transfer_course.grading.assign import assign
