@@ -16,9 +16,10 @@ from jupyter_client import BlockingKernelClient
 from jupyter_client.connect import write_connection_file
 
 # %% auto #0
-__all__ = ['apply_resource_limits', 'landlock_abi', 'restrict_filesystem', 'drop_capabilities', 'zygote_main', 'kernel_main',
-           'SandboxConfig', 'kernel_settings', 'scrubbed_environment', 'Execution', 'Zygote', 'SandboxKernel',
-           'become_subreaper', 'reap_orphans', 'KernelPool']
+__all__ = ['FIXTURE_PORT_VARIABLE', 'apply_resource_limits', 'landlock_abi', 'network_note', 'restrict_filesystem',
+           'drop_capabilities', 'zygote_main', 'kernel_main', 'SandboxConfig', 'kernel_settings',
+           'scrubbed_environment', 'Execution', 'Zygote', 'SandboxKernel', 'become_subreaper', 'reap_orphans',
+           'KernelPool']
 
 # %% ../nbs/82_sandbox.ipynb #c005
 def apply_resource_limits(
@@ -36,6 +37,7 @@ def apply_resource_limits(
 _SYSCALLS = {"create_ruleset": 444, "add_rule": 445, "restrict_self": 446}  # same numbers on x86_64 and aarch64
 _FS_READ = (1 << 0) | (1 << 2) | (1 << 3)  # execute, read file, read dir
 _FS_FILE_RIGHTS = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 14) | (1 << 15)  # rights that apply to a single file
+_NET_BIND, _NET_CONNECT = 1 << 0, 1 << 1  # LANDLOCK_ACCESS_NET_BIND_TCP, _CONNECT_TCP (ABI >= 4)
 
 def _libc():
     return ctypes.CDLL(None, use_errno=True)
@@ -45,6 +47,17 @@ def landlock_abi() -> int:
     if not sys.platform.startswith("linux"): return 0
     version = _libc().syscall(_SYSCALLS["create_ruleset"], None, ctypes.c_size_t(0), ctypes.c_uint32(1))
     return max(int(version), 0)
+
+def network_note(
+    abi: int | None = None, # A Landlock ABI (default: this machine's)
+) -> str | None:
+    "What Landlock can do to a grading kernel's TCP traffic here, in words, when it cannot restrict it (else None)."
+    abi = landlock_abi() if abi is None else abi
+    if abi >= 4: return None
+    return (f"Landlock ABI {abi} on this Linux cannot restrict TCP (that needs ABI 4, Linux 6.7 or later): grading kernels "
+            "may connect to and bind any port, not only their own and the `open_ports` they were given. Files and "
+            "signals are restricted as far as the ABI allows." if abi else
+            "Landlock is not available: grading kernels' files and network are not restricted (the other limits hold).")
 
 # %% ../nbs/82_sandbox.ipynb #c009
 class _RulesetAttr(ctypes.Structure):
@@ -70,6 +83,7 @@ def restrict_filesystem(
     read_paths: list, # Files or folders the process may read and execute
     write_paths: list, # Folders (or files) the process may read and write
     bind_ports: tuple = (), # TCP ports the process may bind (ABI >= 4); all other binds and every connect are denied
+    open_ports: tuple = (), # TCP ports the process may bind *and* connect to (ABI >= 4), e.g. a local test web server's
 ) -> int:
     "Restrict this process and its descendants with Landlock; return the ABI used (0: not available, nothing done)."
     abi = landlock_abi()
@@ -91,8 +105,8 @@ def restrict_filesystem(
                         raise OSError(ctypes.get_errno(), f"landlock rule for {path}")
                 finally: os.close(fd)
         if abi >= 4:
-            for port in bind_ports:
-                rule = _NetPort(1, int(port))
+            for port, access in [*((p, _NET_BIND) for p in bind_ports), *((p, _NET_BIND | _NET_CONNECT) for p in open_ports)]:
+                rule = _NetPort(access, int(port))
                 if libc.syscall(_SYSCALLS["add_rule"], ruleset, 2, ctypes.byref(rule), 0) < 0:
                     raise OSError(ctypes.get_errno(), f"landlock rule for port {port}")
         if libc.prctl(38, 1, 0, 0, 0) != 0: raise OSError(ctypes.get_errno(), "PR_SET_NO_NEW_PRIVS failed")
@@ -113,17 +127,18 @@ def drop_capabilities() -> None:
     if libc.capset(ctypes.byref(header), data) != 0: raise OSError(ctypes.get_errno(), "capset failed")
 
 # %% ../nbs/82_sandbox.ipynb #c016
-def _become_kernel(connection_file: str, read: list, write: list, landlock: bool) -> None:
+def _become_kernel(connection_file: str, read: list, write: list, landlock: bool, open_ports: tuple = ()) -> None:
     "The last steps of every grading kernel: Landlock, dropped capabilities, `sandbox.json`, then the IPython kernel."
     import ipykernel.kernelapp
     connection = json.loads(Path(connection_file).read_text())
     ports = [connection[k] for k in ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")]
-    abi = restrict_filesystem(read, write, ports) if landlock else 0
+    abi = restrict_filesystem(read, write, ports, tuple(open_ports)) if landlock else 0
+    if landlock and 0 < abi < 4: print(network_note(abi), file=sys.stderr)
     capabilities_dropped = os.geteuid() != 0
     if os.geteuid() == 0:
         try: drop_capabilities(); capabilities_dropped = True
         except OSError: pass
-    Path(connection_file).with_name("sandbox.json").write_text(json.dumps({"landlock_abi": abi, "capabilities_dropped": capabilities_dropped, "pid": os.getpid()}))
+    Path(connection_file).with_name("sandbox.json").write_text(json.dumps({"landlock_abi": abi, "network_restricted": abi >= 4, "open_ports": list(open_ports), "capabilities_dropped": capabilities_dropped, "pid": os.getpid()}))
     ipykernel.kernelapp.IPKernelApp.launch_instance(argv=["-f", connection_file, "--HistoryManager.enabled=False", "--IPKernelApp.log_level=CRITICAL"])
 
 def _preload(modules: str) -> None:
@@ -145,7 +160,7 @@ def _zygote_child(request: dict) -> None:
     tempfile.tempdir = None  # re-read TMPDIR
     _libc().prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: die with the zygote (which dies with the grader)
     apply_resource_limits(request["memory_mb"])
-    _become_kernel(request["connection_file"], request["read"], request["write"], request["landlock"])
+    _become_kernel(request["connection_file"], request["read"], request["write"], request["landlock"], request.get("open_ports", ()))
 
 def zygote_main(
     preload: str, # Comma-separated modules to import once, before forking
@@ -176,13 +191,14 @@ def kernel_main(
     parser.add_argument("--read", action="append", default=[])
     parser.add_argument("--write", action="append", default=[])
     parser.add_argument("--landlock", action="store_true")
+    parser.add_argument("--open-port", type=int, action="append", default=[])
     parser.add_argument("--zygote", action="store_true")
     args = parser.parse_args(argv)
     if args.zygote: return zygote_main(args.preload)
     _libc().prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: die with the grader, even if it is killed
     apply_resource_limits(args.memory_mb)
     _preload(args.preload)
-    _become_kernel(args.connection_file, args.read, args.write, args.landlock)
+    _become_kernel(args.connection_file, args.read, args.write, args.landlock, tuple(args.open_port))
 
 if __name__ == "__main__" and "IPython" not in sys.modules: kernel_main()  # not when this cell runs in a notebook
 
@@ -197,6 +213,10 @@ class SandboxConfig:
     settings: dict = field(default_factory=dict) # Course settings for the kernel: {section: {key: value}}
     startup_timeout: float = 60.0 # Seconds for a kernel to become ready
     zygote: bool = True # Fork kernels from a fork server that has done the preloads (used by `KernelPool`)
+    open_ports: tuple = () # TCP ports every kernel may bind and connect to (default: none; all others stay denied)
+    fixture_port: bool = False # Give each kernel a free loopback port of its own, allowed like `open_ports`, in `$TRANSFER_COURSE_FIXTURE_PORT`
+
+FIXTURE_PORT_VARIABLE = "TRANSFER_COURSE_FIXTURE_PORT" # Where a kernel finds the port its web fixture may serve on
 
 def kernel_settings() -> dict:
     "The grader's own course settings, as {section: {key: value}} for a kernel's settings file."
@@ -258,7 +278,7 @@ class Zygote:
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                         cwd=self.dir, env=scrubbed_environment(self.dir, "zygote"), start_new_session=True)
     def spawn(self,
-        request: dict, # connection_file, cwd, env, memory_mb, read, write, landlock, log (see `_zygote_child`)
+        request: dict, # connection_file, cwd, env, memory_mb, read, write, landlock, log, open_ports (see `_zygote_child`)
     ) -> int:
         "Fork a kernel for `request`; return its pid."
         with self.lock:
@@ -287,7 +307,7 @@ class SandboxKernel:
         for sub in ("work", "home", "tmp"): (self.dir/sub).mkdir()
         self.log_path = Path(tempfile.mkstemp(prefix="tc-kernel-", suffix=".log")[1])
         self.process, self.client, self.info, self.known_pids = None, None, {}, set()
-        self.memory_peak_mb = 0.0
+        self.memory_peak_mb, self.fixture_port = 0.0, None
 
     def _write_settings(self) -> None:
         "Write the course settings the kernel reads (`TRANSFER_COURSE_SETTINGS`)."
@@ -327,21 +347,26 @@ def alive(self: SandboxKernel) -> bool:
 def start(self: SandboxKernel) -> SandboxKernel:
     "Launch the kernel process and wait until it answers (preloads included)."
     self._write_settings()
-    ports = _free_ports(5)
+    ports = _free_ports(6 if self.config.fixture_port else 5)
     connection_file = str(self.dir/"kernel.json")
     write_connection_file(connection_file, ip="127.0.0.1", key=secrets.token_hex(16).encode(), shell_port=ports[0],
                           iopub_port=ports[1], stdin_port=ports[2], hb_port=ports[3], control_port=ports[4])
     read = [*_system_read_paths(), *map(str, self.config.read_paths)]
     write = [str(self.dir), "/dev/null", "/dev/shm"]
     cwd, env = self.workdir or self.dir/"work", scrubbed_environment(self.dir, self.tag)
+    self.fixture_port = ports[5] if self.config.fixture_port else None
+    open_ports = [*map(int, self.config.open_ports), *ports[5:]]
+    if self.fixture_port: env[FIXTURE_PORT_VARIABLE] = str(self.fixture_port)
     if self.zygote is not None:
         self.process = psutil.Process(self.zygote.spawn({"connection_file": connection_file, "cwd": str(cwd), "env": env, "memory_mb": self.config.memory_mb,
-                                                         "read": read, "write": write, "landlock": self.config.landlock, "log": str(self.log_path)}))
+                                                         "read": read, "write": write, "landlock": self.config.landlock, "log": str(self.log_path),
+                                                         "open_ports": open_ports}))
     else:
         command = [sys.executable, "-m", "transfer_course.sandbox", "--connection-file", connection_file,
                    "--memory-mb", str(self.config.memory_mb), "--preload", ",".join(self.config.preload)]
         if self.config.landlock:
-            command += ["--landlock", *(a for p in write for a in ("--write", p)), *(a for p in read for a in ("--read", p))]
+            command += ["--landlock", *(a for p in write for a in ("--write", p)), *(a for p in read for a in ("--read", p)),
+                        *(a for p in open_ports for a in ("--open-port", str(p)))]
         with open(self.log_path, "wb") as log:
             self.process = psutil.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
     deadline = time.monotonic() + self.config.startup_timeout

@@ -23,12 +23,12 @@ from .bundle import Bundle, BundleError, ExerciseSpec, load_bundle
 from .export import export_feedback
 from transfer_course.grading.gradebook import (ExerciseOutcome, SubmissionResult, TestOutcome, open_gradebook,
     record_result)
-from transfer_course.sandbox import (Execution, KernelPool, SandboxConfig, SandboxKernel, become_subreaper,
-    reap_orphans)
+from ..sandbox import (Execution, KernelPool, SandboxConfig, SandboxKernel, become_subreaper,
+    network_note, reap_orphans)
 
 # %% auto #0
-__all__ = ['PROBE_SOURCE', 'PROBE_VARIABLE', 'probe_code', 'probe_kernel', 'Limits', 'grade_notebook', 'grade_submission',
-           'find_submissions', 'grade', 'run_grade']
+__all__ = ['PROBE_SOURCE', 'PROBE_VARIABLE', 'probe_code', 'probe_kernel', 'Limits', 'wants_fixture_port', 'grade_notebook',
+           'grade_submission', 'find_submissions', 'grade', 'run_grade']
 
 # %% ../../nbs/87_grade.ipynb #r05
 PROBE_SOURCE = "\n".join(inspect.getsource(f) for f in PROBE_FUNCTIONS)
@@ -69,6 +69,15 @@ class Limits:
     memory_mb: int = 4096 # Memory limit of the kernel
     max_restarts: int = 2 # Kernel restarts allowed after a crash
     max_notebook_mb: float = 50 # Larger notebook files are refused unread
+    fixture_port: bool | None = None # A loopback port per kernel for the course's web fixture; None: if the bundle asks
+
+def wants_fixture_port(
+    bundle: Bundle, # The verified bundle
+    limits: Limits, # The grading limits (`fixture_port` True or False overrides the bundle)
+) -> bool:
+    "Should each kernel get a loopback TCP port for the course's web fixture (`SandboxConfig.fixture_port`)?"
+    if limits.fixture_port is not None: return bool(limits.fixture_port)
+    return bool(getattr(bundle, "fixture_port", False))
 
 # %% ../../nbs/87_grade.ipynb #r11
 def _label(test: Test, index: int) -> str:
@@ -265,7 +274,8 @@ def grade(
     import psutil
     children_before = {p.pid for p in psutil.Process().children()}
     config = SandboxConfig(memory_mb=limits.memory_mb, preload=bundle.preload, landlock=landlock,
-                           read_paths=tuple(read_paths))
+                           read_paths=tuple(read_paths), fixture_port=wants_fixture_port(bundle, limits))
+    if landlock and (note := network_note()): print(f"grade: {note}", file=sys.stderr)
     connection = open_gradebook(db)
     run_id = connection.execute("INSERT INTO runs(assignment, bundle_sha256, started, submissions, status) "
                                 "VALUES (?,?,?,?,?)",

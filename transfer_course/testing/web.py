@@ -7,7 +7,7 @@ Docs: https://transfer-course.github.io/transfer_course/testing_web.html.md"""
 
 # %% ../../nbs/95_testing_web.ipynb #t002
 from __future__ import annotations
-import http.client, io, random, select, socket, ssl, threading
+import http.client, io, os, random, select, socket, ssl, threading
 from collections import Counter
 from dataclasses import dataclass
 from functools import partial
@@ -186,9 +186,14 @@ class MockWeb:
 # %% ../../nbs/95_testing_web.ipynb #t012
 @patch
 def start(self: MockWeb) -> MockWeb:
-    "Start serving on a free port of 127.0.0.1 in a background thread."
+    "Start serving on 127.0.0.1 in a background thread: on `$TRANSFER_COURSE_FIXTURE_PORT` when set (a grading kernel's one open port), else on a free port."
     self.stopping.clear(); self.bomb_bytes()  # make the slow PNG now, not while a client waits
-    self.server = _Server(("127.0.0.1", 0), _MockHandler)
+    port = int(os.environ.get("TRANSFER_COURSE_FIXTURE_PORT") or 0)
+    try: self.server = _Server(("127.0.0.1", port), _MockHandler)
+    except OSError as error:
+        if not port: raise
+        raise OSError(error.errno, f"Cannot serve the course's web on port {port}, the one port this grading kernel may "
+                      f"use ({error.strerror}): stop the web started earlier (`web.stop()`) before starting another.") from error
     self.server.web, self.server.tls = self, self.tls
     serve = partial(self.server.serve_forever, poll_interval=0.05)
     threading.Thread(target=serve, daemon=True).start()
