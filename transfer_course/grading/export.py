@@ -12,6 +12,7 @@ from pathlib import Path
 from jinja2 import DictLoader, Environment, StrictUndefined
 
 from ..core import atomic_write
+from ..exercises import plural
 from .gradebook import gradebook_rows, open_gradebook
 
 # %% auto #0
@@ -108,7 +109,7 @@ def _gradescope_result(connection: sqlite3.Connection, assignment: str, student:
                                             "visibility": "visible"})
         if label is not None: entry["output"] += f"{'✓' if test_status == 'passed' else '✗'} {label}: {message}\n"
     output = json.loads(notes or "[]")
-    if penalty: output.append(f"Late penalty: {percent:g}% of {total:g} = {penalty:g} points.")
+    if penalty: output.append(f"Late penalty: {percent:g}% of {total:g} = {plural(penalty, 'point')}.")
     return {"score": round(total - penalty, 6), "max_score": max_total, "output": "\n".join(output),
             "visibility": "visible", "tests": list(tests.values())}
 
@@ -130,9 +131,10 @@ def export_gradescope(
 def html_environment(
     templates: dict, # {template name: Jinja2 source}
 ) -> Environment:
-    "A Jinja2 environment over `templates` with autoescaping on, strict undefined names and a `points` filter."
+    "A Jinja2 environment over `templates` with autoescaping on, strict undefined names, a `points` and a `plural` filter."
     environment = Environment(loader=DictLoader(templates), autoescape=True, undefined=StrictUndefined)
     environment.filters["points"] = lambda value: f"{value:g}"
+    environment.filters["plural"] = plural  # {{ n|plural("point") }}: "1 point", "2 points"
     return environment
 
 def describe_duration(
@@ -150,10 +152,10 @@ FEEDBACK_TEMPLATE = """<!doctype html>
 vertical-align:top}.passed{color:#176f2c}.failed,.partial,.error{color:#a4262c}.not_attempted{color:#666}</style></head>
 <body>
 <h1>{{ assignment }}</h1>
-<p>Student <b>{{ student }}</b>: <b>{{ (total - penalty)|points }} / {{ max_total|points }}</b> points.</p>
+<p>Student <b>{{ student }}</b>: <b>{{ (total - penalty)|points }} / {{ max_total|plural("point") }}</b>.</p>
 {% if penalty_percent %}<p class="late">Handed in {{ late }} after the due date{% if submitted_at %} (at {{ submitted_at }}){%
-endif %}: the late policy takes {{ penalty_percent|points }}% of your {{ total|points }} points, {{ penalty|points }}
-{{ "point" if penalty == 1 else "points" }}.</p>{% endif %}
+endif %}: the late policy takes {{ penalty_percent|points }}% of your {{ total|plural("point") }},
+{{ penalty|plural("point") }}.</p>{% endif %}
 {% for exercise in exercises %}
 <h2>{{ exercise.name }} <span class="{{ exercise.status }}">{{ exercise.score|points }} / {{ exercise.max_score|points }}</span></h2>
 <table>
