@@ -164,3 +164,47 @@ def test_hidden_photos_reach_only_the_bundle(stem, tmp_path):
     for path, text in student.items():
         assert not any(chunk in text for chunk in chunks), f"a hidden photo is in {path.name}"
         assert "heldout_photos(" not in text and "HIDDEN_IMAGES" not in text, path.name
+
+
+def test_end_to_end_capstone_grades_full_marks_in_the_real_sandbox(tmp_path):
+    """Capstone 08 under Landlock (landlock=True): its kernel serves the course's web on its one fixture port and scrapes it,
+    and the perfect submission gets 10/10. Without the port the web cannot even start (0 points, with the reason)."""
+    import nbformat
+    from tests.test_exercise_release import perfect_notebook
+    from transfer_course.core import load_settings
+    from transfer_course.grading.assign import assign
+    from transfer_course.grading.autograde import Limits, grade_submission
+    from transfer_course.grading.bundle import load_bundle
+    from transfer_course.sandbox import SandboxConfig, SandboxKernel, landlock_abi
+    if landlock_abi() < 4: pytest.skip("Landlock cannot restrict TCP on this Linux (ABI < 4): nothing to show")
+    stem = "08_capstone_end_to_end"
+    source = REPO/"nbs"/"exercises"/f"{stem}.ipynb"
+    assign([source], tmp_path/"release")
+    bundle = load_bundle(tmp_path/"release"/"autograder")
+    perfect = perfect_notebook(nbformat.read(source, as_version=4), nbformat.read(tmp_path/"release"/"student"/source.name, as_version=4))
+    settings = load_settings()
+    limits = Limits(timeout=900, cell_timeout=600, memory_mb=8192)
+    def graded(fixture_port: bool):
+        folder = tmp_path/f"port_{fixture_port}"/"student"
+        folder.mkdir(parents=True)
+        nbformat.write(perfect, folder/source.name)
+        config = SandboxConfig(preload=("torch",), landlock=True, memory_mb=8192, fixture_port=fixture_port,
+                               read_paths=tuple(str(Path(p).resolve()) for p in (settings.data_dir, settings.model_dir)))
+        kernels = []
+        def get_kernel():
+            kernels.append(SandboxKernel(config).start())
+            return kernels[-1]
+        try:
+            result = grade_submission(folder, bundle, limits, get_kernel)
+            info = kernels[-1].info
+        finally:
+            for kernel in kernels: kernel.shutdown()
+        return result, info
+    result, info = graded(True)
+    assert info["landlock_abi"] >= 4 and info["network_restricted"] and len(info["open_ports"]) == 1, info
+    lost = [(e.name, e.score, [t.message for t in e.tests if t.status != "passed"]) for e in result.exercises if e.score != e.max_score]
+    assert (result.total, result.max_total) == (10, 10), (lost, result.notes)
+    result, info = graded(False)
+    assert info["open_ports"] == [] and result.total == 0, (result.total, result.notes)
+    assert any("Permission" in note or "Permission" in t.message for e in result.exercises for t in e.tests for note in result.notes + [""]), \
+        (result.notes, [t.message for e in result.exercises for t in e.tests])
