@@ -17,9 +17,9 @@ from torch import nn
 # %% auto #0
 __all__ = ['STATUSES', 'JUDGES', 'JUDGE_MODULES', 'DEFAULT_TOLERANCES', 'BATCHNORM_TYPES', 'CheckResult', 'passed', 'failed',
            'import_check_modules', 'Check', 'check', 'tolerances', 'tensor_close', 'equals', 'number_close', 'choice',
-           'valid_choice', 'trainable_summary', 'trainable', 'batchnorm_summary', 'batchnorm_mode', 'running_stats',
-           'channel_stats', 'normalised', 'param_groups_summary', 'param_groups', 'no_leakage', 'loss_decreases',
-           'accuracy_above']
+           'valid_choice', 'all_of', 'trainable_summary', 'trainable', 'batchnorm_summary', 'batchnorm_mode',
+           'running_stats', 'channel_stats', 'normalised', 'param_groups_summary', 'param_groups', 'no_leakage',
+           'loss_decreases', 'accuracy_above']
 
 # %% ../nbs/80_checks.ipynb #c006
 STATUSES = ("passed", "failed", "not_attempted", "error")
@@ -228,7 +228,7 @@ def _first_difference(got, expected, path="answer") -> str | None:
         if not isinstance(got, dict): return f"{path} should be a dict, but is {_kind(got)}"
         if set(got) != set(expected):
             return f"{path} has keys {sorted(map(str, got))}, expected {sorted(map(str, expected))}"
-        return next((d for k in expected if (d := _first_difference(got[k], expected[k], f"{path}[{k!r}]"))), None)
+        return next((d for k in sorted(expected, key=str) if (d := _first_difference(got[k], expected[k], f"{path}[{k!r}]"))), None)
     if isinstance(expected, torch.Tensor):
         return None if tensor_close.judge(got, expected).passed else f"{path} is not the expected tensor"
     if type(got) is not type(expected): return f"{path} should be {type(expected).__name__}, but is {_kind(got)}"
@@ -288,6 +288,32 @@ def valid_choice(
     if not isinstance(answer, str): return failed(f"Answer with one of the options ({listed}) as a string, not {_kind(answer)}.")
     if answer.strip() not in options: return failed(f"{answer.strip()!r} is not one of the options: {listed}.")
     return passed("Your choice is recorded; it is marked when your work is graded.")
+
+# %% ../nbs/80_checks.ipynb #c034b
+@check
+def all_of(
+    answer: Any, # One answer per case, in order (a list)
+    cases:list, # One check per case: a `Check`, or its `{"name", "params", "module"}` as `all_of` stores it
+    labels:list|None=None, # A short name for each case, for messages (default: "case 1", "case 2", ...)
+) -> CheckResult:
+    "Does every item of `answer` pass its own case's check? One failing case fails the whole test."
+    judges = [c if isinstance(c, Check) else Check(c["name"], c.get("params") or {}, c.get("module") or "") for c in cases]
+    names = list(labels or []) + [f"case {i + 1}" for i in range(len(labels or []), len(judges))]
+    if not isinstance(answer, (list, tuple)) or len(answer) != len(judges):
+        return failed(f"Expected one answer per case ({len(judges)}), got {_kind(answer)}.")
+    results = [judge(item) for judge, item in zip(judges, answer)]
+    wrong = [(name, result) for name, result in zip(names, results) if not result.passed]
+    count = f"{len(judges)} case" + ("" if len(judges) == 1 else "s")
+    if not wrong: return passed(f"Every case passes ({count}).")
+    status = "error" if any(result.status == "error" for _, result in wrong) else "failed"
+    details = " ".join(f"[{name}] {result.message}" for name, result in wrong)
+    return CheckResult(status, f"{len(wrong)} of {count} " + ("fails" if len(wrong) == 1 else "fail") + f": {details}")
+
+_all_of_factory = all_of
+@functools.wraps(_all_of_factory)
+def all_of(cases: list, labels: list | None = None) -> Check:
+    "A `Check` that passes when every item of a list answer passes its case's check (the cases stored as plain data)."
+    return _all_of_factory([{"name": c.name, "params": c.params, "module": c.module} for c in cases], labels)
 
 # %% ../nbs/80_checks.ipynb #c036
 def trainable_summary(
