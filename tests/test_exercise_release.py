@@ -95,6 +95,16 @@ class Release:
         if self.kernel is not None: self.kernel.shutdown(); self.kernel = None
 
 
+def _report(stem: str, exercise: str, mutation: Mutation, score: float, points: float) -> None:
+    "With TC_MUTATION_REPORT=<file>, append each mutation's score as a JSON line (for the table of what each exercise checks)."
+    path = os.environ.get("TC_MUTATION_REPORT")
+    if not path: return
+    import json
+    with open(path, "a") as file:
+        file.write(json.dumps({"stem": stem, "exercise": exercise, "why": mutation.why, "score": round(score, 4),
+                               "points": points, "max_score": mutation.max_score}) + "\n")
+
+
 def mutation_failures(release: Release) -> list[str]:
     "Run every mutation of `release` in its kernel; the problems found, in words."
     problems, specs = [], {s.name: s for s in release.bundle.exercises}
@@ -109,6 +119,7 @@ def mutation_failures(release: Release) -> list[str]:
             else:
                 outcome = release.score(spec)
                 feedback = "\n".join(t.message for t in outcome.tests)
+                _report(release.stem, name, mutation, outcome.score, spec.points)
                 if outcome.score > mutation.max_score + 1e-9:
                     problems.append(f"{name} / {mutation.why}: scored {outcome.score:g} > {mutation.max_score:g}")
                 if mutation.message not in feedback:

@@ -16,7 +16,7 @@ MUTATIONS = {
                              "image = TF.center_crop(image, record.input_size)",
                              f"return TF.normalize({_TO_TENSOR}, record.mean, record.std)"),
                  why="bilinear resize whatever the record says (right only for the torchvision models)",
-                 message="different values", max_score=1.5),
+                 message="different values"),
         Mutation(_preprocess("other = 'bilinear' if record.interpolation == 'bicubic' else 'bicubic'",
                              "image = TF.resize(image, record.resize_size, interpolation=TF.InterpolationMode(other))",
                              "image = TF.center_crop(image, record.input_size)",
@@ -58,14 +58,14 @@ MUTATIONS = {
         Mutation(_preprocess(f"image = {_RESIZE}", "image = TF.center_crop(image, record.input_size)",
                              f"return TF.normalize({_TO_TENSOR}, [0.485, 0.456, 0.406], [0.229, 0.224, 0.225])"),
                  why="ImageNet statistics typed in instead of the record's (right only for the torchvision models)",
-                 message="different values", max_score=1.5),
+                 message="different values"),
         Mutation(_preprocess("image = TF.resize(image, 256, interpolation=TF.InterpolationMode.BICUBIC)",
                              "image = TF.center_crop(image, 224)",
                              f"return TF.normalize({_TO_TENSOR}, [0.5] * 3, [0.5] * 3)"),
-                 why="EfficientNet-Lite0's numbers typed in: ignores the record", message="Expected shape", max_score=0.75),
+                 why="EfficientNet-Lite0's numbers typed in: ignores the record", message="Expected shape"),
         Mutation("_public = preprocess_image(load_image(sample_images()['chelsea']), get_record('efficientnet_lite0'))\n"
                  + _preprocess("return _public.clone()"),
-                 why="hard-codes the public answer (ignores its input)", message="Expected shape", max_score=0.75),
+                 why="hard-codes the public answer (ignores its input)", message="Expected shape"),
         Mutation(_preprocess("return torch.zeros(3, record.input_size, record.input_size)"),
                  why="ignores the photo", message="different values"),
         Mutation(_preprocess("from transfer_course.pretrained import preprocess", "return preprocess(image, record, draft=False)"),
@@ -96,25 +96,25 @@ MUTATIONS = {
         Mutation("def top_k_labels(logits, labels, k=5):\n"
                  "    probabilities = logits.softmax(dim=0)\n"
                  "    return [[labels[i] for i in row] for row in probabilities.topk(k, dim=-1).indices.tolist()]\n",
-                 why="softmax over the wrong axis", message="Not quite", max_score=0.5),
+                 why="softmax over the wrong axis", message="Not quite"),
         Mutation("def top_k_labels(logits, labels, k=5):\n"
                  "    return [[labels[i] for i in row] for row in logits.topk(k - 1, dim=-1).indices.tolist()]\n",
                  why="off by one: k - 1 labels", message="Not quite"),
         Mutation("def top_k_labels(logits, labels, k=5):\n"
                  "    return [[labels[i] for i in row][:k + 1] for row in logits.argsort(dim=-1, descending=True).tolist()]\n",
-                 why="off by one: k + 1 labels (right only when k is every class)", message="Not quite", max_score=0.5),
+                 why="off by one: k + 1 labels (right only when k is every class)", message="Not quite"),
         Mutation("def top_k_labels(logits, labels, k=5):\n"
                  "    return logits.topk(k, dim=-1).indices.tolist()\n",
                  why="class indices instead of labels", message="Not quite"),
         Mutation("def top_k_labels(logits, labels, k=5):\n"
                  "    return [sorted(labels[i] for i in row) for row in logits.topk(k, dim=-1).indices.tolist()]\n",
-                 why="the right labels in alphabetical order (unsorted by probability)", message="Not quite", max_score=0.5),
+                 why="the right labels in alphabetical order (unsorted by probability)", message="Not quite"),
         Mutation("def top_k_labels(logits, labels, k=5):\n"
                  "    return [[labels[i] for i in logits[0].topk(k).indices.tolist()]]\n",
-                 why="only the first row", message="Not quite", max_score=1.0),
+                 why="only the first row", message="Not quite"),
         Mutation("def top_k_labels(logits, labels, k=5):\n"
                  "    return [['dog', 'bee']]\n",
-                 why="hard-codes the public answer", message="Not quite", max_score=0.5),
+                 why="hard-codes the public answer", message="Not quite"),
         Mutation("from transfer_course.pretrained import top_k\n"
                  "def top_k_labels(logits, labels, k=5):\n"
                  "    return [[entry['label'] for entry in row] for row in top_k(logits, labels, k)]\n",
@@ -123,22 +123,22 @@ MUTATIONS = {
     "misclassified": [
         Mutation("def misclassified(predictions, acceptable):\n"
                  "    return sorted(n for n, labels in predictions.items() if not set(labels) & set(acceptable[n]))\n",
-                 why="a photo counts as right when any of its top-3 labels is acceptable", message="Not quite", max_score=0.5),
+                 why="a photo counts as right when any of its top-3 labels is acceptable", message="Not quite"),
         Mutation("def misclassified(predictions, acceptable):\n"
                  "    return [n for n, labels in predictions.items() if labels[0] not in acceptable[n]]\n",
-                 why="unsorted (dictionary order)", message="Not quite", max_score=1.0),
+                 why="unsorted (dictionary order)", message="Not quite"),
         Mutation("def misclassified(predictions, acceptable):\n"
                  "    return sorted(n for n, labels in predictions.items() if labels[0] in acceptable[n])\n",
                  why="the photos the model gets right", message="Not quite"),
         Mutation("def misclassified(predictions, acceptable):\n"
                  "    return sorted(n for n, labels in predictions.items() if labels[-1] not in acceptable[n])\n",
-                 why="the last label instead of the first", message="Not quite", max_score=0.5),
+                 why="the last label instead of the first", message="Not quite"),
         Mutation("def misclassified(predictions, acceptable):\n"
                  "    return ['astronaut', 'grace_hopper']\n",
-                 why="hard-codes the answer for the photos shown (ignores its input)", message="Not quite", max_score=0.5),
+                 why="hard-codes the answer for the photos shown (ignores its input)", message="Not quite"),
         Mutation("def misclassified(predictions, acceptable):\n"
                  "    return ['a']\n",
-                 why="hard-codes the public answer", message="Not quite", max_score=0.5),
+                 why="hard-codes the public answer", message="Not quite"),
     ],
     "why_astronaut": [
         Mutation("why_astronaut = 'A'", why="wrong option A (preprocessing)", message="confident, correct answers"),
