@@ -89,7 +89,7 @@ def test_late_penalties_are_stored_beside_the_raw_score_and_shown_everywhere(cou
     gradescope = json.loads((tmp_path/"gs"/"ben"/"results.json").read_text())
     assert gradescope["score"] == 0.8 and "Late penalty: 20% of 1 = 0.2 points." in gradescope["output"]
     page = (tmp_path/"fb"/"ben.html").read_text()
-    assert "0.8 / 3" in page and "1 day 2 h 1 min after the due date" in page and "takes 20% of your 1 points" in page
+    assert "0.8 / 3" in page and "1 day 2 h 1 min after the due date" in page and "takes 20% of your 1 point," in page
     assert "late" not in (tmp_path/"fb"/"ann.html").read_text().split("<body>")[1].split("<h2>")[0]
     canvas = list(csv.reader(open(tmp_path/"canvas.csv")))
     assert canvas[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "tiny (4321)"]
