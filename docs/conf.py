@@ -39,6 +39,9 @@ html_theme_options = {
     "use_edit_page_button": False,
     "home_page_in_toc": True,
 }
+# pydata-sphinx-theme's default mode is empty: a first visit (nothing in localStorage yet) then logs the console
+# error "Got invalid theme mode: ." on the first page opened.
+html_context = {"default_mode": "auto"}
 html_show_sourcelink = False
 html_copy_source = True  # the download button offers each page's notebook
 html_last_updated_fmt = None

@@ -17,6 +17,7 @@ only) leaves such notebooks out instead. Sphinx runs with -W: a warning fails th
 from __future__ import annotations
 
 import argparse
+import ast
 import hashlib
 import importlib
 import inspect
@@ -38,10 +39,11 @@ PACKAGE = "transfer_course"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 # What an exercise notebook's release depends on besides the notebook itself: changing these re-releases.
 RELEASE_CODE = ["transfer_course/grading/assign.py", "transfer_course/grading/bundle.py", "transfer_course/exercises.py"]
-LIVE_WIDGETS = {
-    "AugmentExplorer": "sliders for each augmentation's strength, redrawing the grid of augmented photos as you move them",
-    "GradCAMViewer": "pick a photo, a class and the heatmap's opacity, and see where the network looked",
-    "PredictionExplorer": "pick a bundled photo or upload your own, and see the model's top-5 as bars",
+LIVE_WIDGETS = {  # what each course widget does in a live kernel: the site shows this note in its place
+    "AugmentExplorer": "gives you a slider for each augmentation's strength and redraws the grid of augmented photos "
+                       "as you move them",
+    "GradCAMViewer": "lets you pick a photo, a class and the heatmap's opacity, and see where the network looked",
+    "PredictionExplorer": "lets you pick a bundled photo or upload your own, and see the model's top-5 as bars",
 }
 
 
@@ -61,6 +63,16 @@ def _directives(source: str) -> tuple[dict, str]:
     return found, "\n".join(kept).strip("\n")
 
 
+def _widget_note(widget_class: str | None, has_preview: bool) -> dict:
+    "A display output that says what a widget does live (the site is static: its JavaScript is never loaded)."
+    what = LIVE_WIDGETS.get(widget_class or "", "has controls that need a running kernel")
+    name = f"<code>{widget_class}</code>" if widget_class else "This widget"
+    note = (f'<div class="widget-note"><b>Interactive widget.</b> In JupyterLab, {name} {what}. '
+            f'This page is a static copy: {"its first view is below" if has_preview else "run the notebook to use it"}.'
+            '</div>')
+    return {"output_type": "display_data", "metadata": {}, "data": {"text/html": note}}
+
+
 def _widget_outputs(output: dict, state: dict, widget_class: str | None) -> list[dict]:
     """A widget's static preview: what its Output widgets captured when the notebook ran (images, text), and a
     note on what it does live. The widget's JavaScript is never loaded."""
@@ -74,20 +86,32 @@ def _widget_outputs(output: dict, state: dict, widget_class: str | None) -> list
         if state[current].get("model_name") == "OutputModel": previews += model.get("outputs", [])
         for child in model.get("children", []) or []:
             if isinstance(child, str) and child.startswith("IPY_MODEL_"): todo.append(child.removeprefix("IPY_MODEL_"))
-    what = LIVE_WIDGETS.get(widget_class or "", "its controls")
-    name = f"`{widget_class}`" if widget_class else "This widget"
-    note = (f'<div class="widget-note"><b>Interactive widget.</b> In JupyterLab, {name} shows {what}. '
-            f'This page is a static copy: {"its first view is below" if previews else "run the notebook to use it"}.'
-            '</div>')
     rest = {k: v for k, v in output["data"].items() if k not in (WIDGET_MIME, "text/plain")}
-    kept = [{"output_type": "display_data", "metadata": {}, "data": {"text/html": note}}]
+    kept = [_widget_note(widget_class, bool(previews))]
     if rest: kept.append({**output, "data": rest})
     return kept + [o for o in previews if o.get("output_type") != "error"]
 
 
-def _widget_class(source: str) -> str | None:
-    for name in LIVE_WIDGETS:
-        if re.search(rf"\b{name}\(", source): return name
+def _call_name(node: ast.AST) -> str | None:
+    "`f` for a call of `f(...)` or `module.f(...)`."
+    if isinstance(node, ast.Call): node = node.func
+    return node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else None
+
+
+def _widget_class(source: str, bound: dict) -> str | None:
+    """The LIVE_WIDGETS class whose widget this cell displays (its last expression, or an argument of `display`),
+    or None. `bound` maps variable names to widget classes, across the notebook's cells (updated here)."""
+    try: tree = ast.parse(source)
+    except SyntaxError: return None  # IPython syntax (magics): such a cell displays no course widget
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and _call_name(node.value) in LIVE_WIDGETS:
+            bound.update({target.id: _call_name(node.value) for target in node.targets if isinstance(target, ast.Name)})
+    shown = [tree.body[-1].value] if tree.body and isinstance(tree.body[-1], ast.Expr) else []
+    shown += [arg for node in ast.walk(tree) if isinstance(node, ast.Call) and _call_name(node) == "display"
+              for arg in node.args]
+    for node in shown:
+        if isinstance(node, ast.Name) and node.id in bound: return bound[node.id]
+        if isinstance(node, ast.Call) and _call_name(node) in LIVE_WIDGETS: return _call_name(node)
     return None
 
 
@@ -112,7 +136,7 @@ def prepare_notebook(notebook: dict, lead: str | None = None) -> dict:
     directive lines removed, stored outputs kept (widgets as static previews), links to notebooks rewritten."""
     state = notebook.get("metadata", {}).get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
     state = state.get("state", {})
-    cells = []
+    cells, bound = [], {}
     if lead: cells.append({"cell_type": "markdown", "metadata": {}, "source": lead, "id": "site-lead"})
     for cell in notebook["cells"]:
         cell = json.loads(json.dumps(cell))
@@ -126,11 +150,14 @@ def prepare_notebook(notebook: dict, lead: str | None = None) -> dict:
             tags = cell.setdefault("metadata", {}).setdefault("tags", [])
             if found.get("echo") == "false": tags.append("remove-input")
             if found.get("output") == "false": tags.append("remove-output")
-            outputs = []
+            outputs, widget_class = [], _widget_class(code, bound)
             for output in cell.get("outputs", []):
-                if WIDGET_MIME in output.get("data", {}):
-                    outputs += _widget_outputs(output, state, _widget_class(code))
+                if WIDGET_MIME in output.get("data", {}): outputs += _widget_outputs(output, state, widget_class)
                 else: outputs.append(output)
+            # A stored notebook keeps no widget output (tools/outputs.py drops them): the note stands in for it.
+            if widget_class and not any(o.get("data", {}).get("text/html", "").startswith('<div class="widget-note"')
+                                        for o in outputs):
+                outputs.insert(0, _widget_note(widget_class, False))
             cell["outputs"] = outputs
         cells.append(cell)
     metadata = {k: v for k, v in notebook.get("metadata", {}).items() if k in ("kernelspec", "language_info")}
