@@ -1,58 +1,77 @@
-"Mutation tests for the exercises of lesson 2 (lesson 3's wrong answers are in tests/mutations/03_augment.py): the solutions pass, known-wrong answers fail with the intended message."
+"""Lesson 2's exercise data and judges, in-process and fast (the wrong answers, run in real kernels against the grader
+bundle, are in tests/mutations/02_scrape.py): the sample downloads are what they claim to be by the library's own verdict,
+the sample hashes hold the chains and cross-class copies the split exercise needs, and the judges pass right answers
+and fail wrong ones with their advice."""
+import hashlib, random
+
 import pytest
 
-from conftest import ROOT, exercise_namespace, verdict
+from transfer_course.scrape import ImageRejected, hamming, near_duplicate_groups, verify_image
+from transfer_course.testing.web import (download_verdicts, exact_duplicate_map, sample_downloads, sample_hashes,
+    split_without_leaks)
+
+VERDICT_OF = {"truncated": "truncated", "html": "html", "garbage": "not-an-image", "thumbnail": "too-small"}
 
 
-@pytest.fixture(scope="module")
-def scrape_ns():
-    return exercise_namespace(ROOT/"nbs"/"exercises"/"02_scrape.ipynb")
+def library_verdict(data: bytes, min_size: int) -> str:
+    try: verify_image(data, min_size); return "ok"
+    except ImageRejected as rejected: return rejected.reason
 
 
-@pytest.mark.parametrize("name", ["parse_url_list", "near_duplicate_pairs", "leaking_files"])
-def test_scrape_solutions_pass(scrape_ns, name):
-    statuses, messages = verdict(scrape_ns, name)
-    assert set(statuses) == {"passed"}, messages
+@pytest.mark.parametrize("seed, min_size", [(0, 64), (1, 96), (2, 128)])
+def test_sample_downloads_are_what_they_say(seed, min_size):
+    downloads, kinds = sample_downloads(seed, min_size=min_size)
+    assert {u: library_verdict(d, min_size) for u, d in downloads.items()} == {u: VERDICT_OF.get(k, "ok") for u, k in kinds.items()}
+    order, first = list(downloads), {}
+    for url, data in downloads.items():
+        first.setdefault(hashlib.sha256(data).digest(), url)
+        if kinds[url] == "exact-copy": assert order.index(first[hashlib.sha256(data).digest()]) < order.index(url)
+        if kinds[url] in ("near-copy", "namesake"): assert first[hashlib.sha256(data).digest()] == url  # new bytes
+    bmps = [len(d) for u, d in downloads.items() if kinds[u] == "bmp"]
+    assert len(set(bmps)) == 1 and len(bmps) == 2, "same-sized BMPs have the same length in bytes"
 
 
-@pytest.mark.parametrize("wrong, message", [
-    (lambda lines: sorted({l.split()[0] for l in lines if l.strip() and not l.strip().startswith("#")}), "order of first appearance"),
-    (lambda lines: [l.split()[0] for l in lines if l.strip() and not l.strip().startswith("#")], "Not quite"),  # keeps repeats
-    (lambda lines: list(dict.fromkeys(l.strip() for l in lines if l.strip() and not l.startswith("#"))), "Not quite"),  # comments kept
-])
-def test_url_list_bugs_fail(scrape_ns, wrong, message):
-    statuses, messages = verdict(scrape_ns, "parse_url_list", parse_url_list=wrong)
-    assert "failed" in statuses and message in messages, messages
+def test_sample_hashes_hold_chains_and_cross_class_copies():
+    hashes, labels = sample_hashes(5, cross=3)
+    groups = near_duplicate_groups(hashes, 8)
+    members = {}
+    for i, g in enumerate(groups): members.setdefault(g, []).append(i)
+    chains = [m for m in members.values() if max(hamming(hashes[a], hashes[b]) for a in m for b in m) > 8]
+    mixed = [m for m in members.values() if len({labels[i] for i in m}) > 1]
+    assert chains and mixed
+    exact = [(a, b) for m in members.values() for a in m for b in m if a < b and hamming(hashes[a], hashes[b]) == 8]
+    assert exact, "copies exactly at the threshold"
 
 
-def strict_threshold(hashes, threshold=8):
-    return [(i, j) for i in range(len(hashes)) for j in range(i + 1, len(hashes)) if bin(hashes[i] ^ hashes[j]).count("1") < threshold]
-
-def counts_equal_bits(hashes, threshold=8):
-    return [(i, j) for i in range(len(hashes)) for j in range(i + 1, len(hashes)) if 64 - bin(hashes[i] ^ hashes[j]).count("1") <= threshold]
-
-def pairs_with_self(hashes, threshold=8):
-    return [(i, j) for i in range(len(hashes)) for j in range(i, len(hashes)) if bin(hashes[i] ^ hashes[j]).count("1") <= threshold]
-
-
-@pytest.mark.parametrize("wrong, message", [(strict_threshold, "equal to the threshold"), (counts_equal_bits, "Not quite"), (pairs_with_self, "Not quite")])
-def test_pair_bugs_fail(scrape_ns, wrong, message):
-    statuses, messages = verdict(scrape_ns, "near_duplicate_pairs", near_duplicate_pairs=wrong)
-    assert "failed" in statuses and message in messages, messages
-
-
-def valid_side_only(table):
-    splits = {}
-    for _, group, split in table: splits.setdefault(group, set()).add(split)
-    return sorted(name for name, group, split in table if len(splits[group]) > 1 and split != "train")
-
-def any_duplicate_group(table):
-    sizes = {}
-    for _, group, _ in table: sizes[group] = sizes.get(group, 0) + 1
-    return sorted(name for name, group, _ in table if sizes[group] > 1)
-
-
-@pytest.mark.parametrize("wrong", [valid_side_only, any_duplicate_group])
-def test_leak_bugs_fail(scrape_ns, wrong):
-    statuses, messages = verdict(scrape_ns, "leaking_files", leaking_files=wrong)
-    assert statuses[0] == "failed" and "on both sides" in messages, messages
+def test_judges_pass_right_answers_and_explain_wrong_ones():
+    downloads, kinds = sample_downloads(3)
+    right = {u: VERDICT_OF.get(k, "ok") for u, k in kinds.items()}
+    judge = download_verdicts(right, kinds)
+    assert judge(right).passed
+    header_only = {u: "ok" if v == "truncated" else v for u, v in right.items()}
+    assert not judge(header_only).passed and "reads only the header" in judge(header_only).message
+    assert "a dict" in judge(list(right)).message
+    first, copies = {}, {}
+    for url, data in downloads.items():
+        key = hashlib.sha256(data).digest()
+        if key in first: copies[url] = first[key]
+        first.setdefault(key, url)
+    judge = exact_duplicate_map(copies, kinds)
+    assert judge(copies).passed and "compare the content" in judge({}).message
+    hashes, labels = sample_hashes(0)
+    judge = split_without_leaks(hashes, labels, 0.25)
+    groups, rng = near_duplicate_groups(hashes, 8), random.Random(0)
+    owner = {}
+    for i, g in enumerate(groups): owner.setdefault(g, labels[i])
+    sides = {}
+    for label in sorted(set(labels)):
+        mine = sorted(g for g in owner if owner[g] == label); rng.shuffle(mine)
+        target, filled = round(0.25*labels.count(label)), 0
+        for g in mine:
+            sides[g] = "valid" if filled < target else "train"
+            filled += groups.count(g) if sides[g] == "valid" else 0
+    split = [sides[g] for g in groups]
+    assert judge([split, split]).passed, judge([split, split]).message
+    per_image = [rng.choice(["train", "valid"]) for _ in hashes]
+    assert "straddle the split" in judge([per_image, per_image]).message
+    assert "seed your random generator" in judge([split, per_image]).message

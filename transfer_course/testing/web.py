@@ -19,8 +19,9 @@ from fastcore.basics import patch
 from PIL import Image, ImageOps
 
 # %% auto #0
-__all__ = ['VARIANTS', 'HTML_PAGE', 'SVG_IMAGE', 'encode_image', 'photo_variant', 'MockURL', 'MockWeb', 'closed_port',
-           'ForwardProxy']
+__all__ = ['VARIANTS', 'HTML_PAGE', 'SVG_IMAGE', 'DOWNLOAD_KINDS', 'encode_image', 'photo_variant', 'MockURL', 'MockWeb',
+           'closed_port', 'ForwardProxy', 'sample_downloads', 'sample_hashes', 'download_verdicts',
+           'exact_duplicate_map', 'split_without_leaks']
 
 # %% ../../nbs/95_testing_web.ipynb #t005
 def encode_image(
@@ -334,3 +335,189 @@ class ForwardProxy:
     def url(self) -> str:
         "The proxy's URL, for HTTP_PROXY / HTTPS_PROXY."
         return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+# %% ../../nbs/95_testing_web.ipynb #t023
+DOWNLOAD_KINDS = {"photo": 6, "png": 1, "bmp": 2, "edge": 1, "html": 2, "truncated": 2, "garbage": 1, "thumbnail": 2,
+                  "exact-copy": 2, "near-copy": 1, "namesake": 1} # kind -> how many `sample_downloads` makes by default
+_ORIGINALS = ("photo", "png", "bmp", "edge")
+
+def sample_downloads(
+    seed: int = 0, # Same seed, same downloads
+    kinds: dict | None = None, # {kind: how many}, kinds as in `DOWNLOAD_KINDS` (default: `DOWNLOAD_KINDS`)
+    min_size: int = 64, # Shorter side of the `edge` photo; thumbnails are smaller
+) -> tuple[dict, dict]:
+    "Downloads as a scraper meets them, without a network: `({url: bytes}, {url: kind})`, copies after their originals."
+    rng, kinds = random.Random(seed), dict(DOWNLOAD_KINDS if kinds is None else kinds)
+    def photo(width: int, height: int) -> Image.Image:
+        cells = Image.frombytes("RGB", (4, 4), bytes(rng.randrange(256) for _ in range(48)))
+        return cells.resize((width, height), Image.Resampling.BILINEAR)
+    def url(name: str | None = None) -> str:
+        site = rng.choice(["img.example.com", "cdn.example.org", "photos.example.net", "shop.example.com"])
+        return f"https://{site}/{rng.randrange(16**6):06x}/{name or f'{rng.randrange(16**8):08x}.jpg'}"
+    side = lambda: rng.randrange(max(min_size, 80), 200)
+    bmp_size = (side(), side())
+    made = {"photo": lambda: encode_image(photo(side(), side()), "JPEG", quality=90),
+            "png": lambda: encode_image(photo(side(), side()).convert("RGBA"), "PNG"),
+            "bmp": lambda: encode_image(photo(*bmp_size), "BMP"),
+            "edge": lambda: encode_image(photo(min_size, side()), "JPEG", quality=90),
+            "html": lambda: rng.choice([b"", b"  \n", b"\xef\xbb\xbf"]) + HTML_PAGE,
+            "garbage": lambda: bytes([rng.randrange(256) & 0x3f | 0x80]) + bytes(rng.randrange(256) for _ in range(rng.randrange(200, 900))),
+            "thumbnail": lambda: encode_image(photo(rng.randrange(min_size // 2, min_size), side()), "JPEG", quality=90)}
+    def truncated() -> bytes:
+        whole = made["photo"]()
+        return whole[:-2] if rng.random() < 0.3 else whole[:int(len(whole) * rng.uniform(0.3, 0.9))]
+    made["truncated"] = truncated
+    items = [(url(), kind, made[kind]()) for kind in kinds for _ in range(kinds[kind]) if kind in made]
+    rng.shuffle(items)
+    for kind in ("exact-copy", "near-copy", "namesake"):
+        for _ in range(kinds.get(kind, 0)):
+            originals = [i for i, item in enumerate(items) if item[1] in _ORIGINALS]
+            if not originals: raise ValueError(f"{kind} needs a photo to copy: ask for at least one of {_ORIGINALS}")
+            at = rng.choice(originals); original_url, _, data = items[at]
+            if kind == "exact-copy": item = (url() + "?size=large", kind, data)
+            elif kind == "near-copy":
+                image = Image.open(io.BytesIO(data)).convert("RGB")
+                image = image.resize((max(min_size, image.width * 3 // 4), max(min_size, image.height * 3 // 4)))
+                item = (url(), kind, encode_image(image, "JPEG", quality=70))
+            else: item = (url(original_url.rsplit("/", 1)[1]), kind, made["photo"]())
+            items.insert(rng.randrange(at + 1, len(items) + 1), item)
+    return {u: data for u, _, data in items}, {u: kind for u, kind, _ in items}
+
+# %% ../../nbs/95_testing_web.ipynb #t026
+def sample_hashes(
+    seed: int = 0, # Same seed, same hashes
+    classes: tuple = ("hat", "shoe"), # Class names
+    groups_per_class: int = 10, # Pictures per class (each a group of 1 to 4 images)
+    threshold: int = 8, # Largest distance of a near copy
+    cross: int = 1, # Near copies that turn up in another class
+) -> tuple[list, list]:
+    "`(hashes, labels)`: a shuffled labelled collection with near copies, chains and one cross-class copy."
+    rng, rows = random.Random(seed), []
+    flip = lambda value, bits: value ^ sum(1 << b for b in rng.sample(range(64), bits))
+    for label in classes:
+        for g in range(groups_per_class):
+            value = rng.getrandbits(64); rows.append((value, label))
+            shape = g % 4  # 0: alone, 1: a near copy, 2: a chain of three, 3: a copy at exactly the threshold and a chain
+            for step in range(shape):
+                bits = threshold if step == 0 and shape == 3 else rng.randrange(0, threshold + 1) if shape == 1 else threshold - rng.randrange(0, 2)
+                value = flip(value if shape >= 2 else rows[-1][0], bits); rows.append((value, label))
+    for _ in range(cross if len(classes) > 1 else 0):
+        value, label = rng.choice(rows)
+        rows.append((flip(value, rng.randrange(1, threshold)), rng.choice([c for c in classes if c != label])))
+    rng.shuffle(rows)
+    return [h for h, _ in rows], [l for _, l in rows]
+
+# %% ../../nbs/95_testing_web.ipynb #t029
+from ..checks import check as _check, failed as _failed, passed as _passed
+
+_VERDICT_ADVICE = {
+    "truncated": "`Image.open` reads only the header, and `verify()` does not decode the pixels either: a JPEG cut short "
+                 "opens fine. Decode the pixels (`load()`) and call a file that fails there 'truncated'",
+    "html": "an error page is markup: its first byte, once leading whitespace and a byte-order mark are skipped, is `<`. "
+            "Look at the bytes before asking PIL, and call it 'html'",
+    "garbage": "bytes that no image format recognises are 'not-an-image' (PIL says it cannot identify them)",
+    "thumbnail": "an image whose shorter side is smaller than `min_size` is 'too-small'",
+    "edge": "a photo whose shorter side is exactly `min_size` is big enough: 'too-small' means strictly smaller",
+}
+
+def _verdict_problems(answer: dict, expected: dict, kinds: dict) -> list:
+    wrong = {}
+    for url, want in expected.items():
+        if answer.get(url) != want: wrong.setdefault(kinds.get(url, "photo"), []).append(url)
+    problems = []
+    for kind, urls in wrong.items():
+        got = sorted({repr(answer.get(u)) for u in urls})
+        advice = _VERDICT_ADVICE.get(kind, "a good image (whatever its URL or size in bytes) is 'ok'")
+        problems.append(f"{len(urls)} {kind} download{'s' if len(urls) != 1 else ''} judged {', '.join(got)}: {advice}")
+    return problems
+
+@_check
+def download_verdicts(
+    answer, # The student's {url: verdict}
+    expected: dict, # The right {url: verdict}
+    kinds: dict, # {url: kind} as `sample_downloads` made them, for the advice
+):
+    "Is every download judged right? The message groups the mistakes by kind of download, with advice."
+    if not isinstance(answer, dict) or set(answer) != set(expected):
+        return _failed("Expected a verdict for every URL of `downloads`: a dict {url: 'ok' or a reason}.")
+    problems = _verdict_problems(answer, expected, kinds)
+    return _passed(f"Correct: all {len(expected)} downloads judged right.") if not problems else \
+        _failed("Not quite: " + "; ".join(problems) + ".")
+
+_COPY_ADVICE = {
+    "exact-copy": "the same bytes under another URL is an exact copy: compare the content (its SHA-256), not names or URLs",
+    "namesake": "the same file name with other bytes is a different picture: a name says nothing about the content",
+    "near-copy": "a resized, re-encoded copy has different bytes: it is a near duplicate (pHash's job), not an exact one",
+    "bmp": "images of one size in an uncompressed format have the same length but different bytes: compare the bytes themselves",
+}
+
+@_check
+def exact_duplicate_map(
+    answer, # The student's {copy url: url of the first download with the same bytes}
+    expected: dict, # The right map
+    kinds: dict, # {url: kind} as `sample_downloads` made them, for the advice
+):
+    "Is every exact copy (and nothing else) mapped to the first URL with its bytes?"
+    if not isinstance(answer, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in answer.items()):
+        return _failed("Expected a dict {url of a copy: url of the first download with the same bytes}.")
+    problems = []
+    for kind, advice in _COPY_ADVICE.items():
+        missed = [u for u in expected if kinds.get(u) == kind and u not in answer]
+        extra = [u for u in answer if u not in expected and kinds.get(u) == kind]
+        if missed or extra:
+            problems.append(f"{len(missed) + len(extra)} {kind} download{'s' if len(missed) + len(extra) != 1 else ''} "
+                            f"{'missed' if missed else 'marked as copies'}: {advice}")
+    others = [u for u in answer if u not in expected and kinds.get(u) not in _COPY_ADVICE]
+    if others: problems.append(f"{len(others)} download(s) marked as copies that are not: only identical bytes make an exact copy")
+    kept = [u for u in expected if u in answer and answer[u] != expected[u]]
+    if kept: problems.append(f"{len(kept)} cop{'ies' if len(kept) != 1 else 'y'} mapped to the wrong URL: map each copy "
+                             "to the FIRST download (in the order of `downloads`) with the same bytes, the one that is kept")
+    return _passed(f"Correct: {len(expected)} exact copies found.") if not problems else _failed("Not quite: " + "; ".join(problems) + ".")
+
+# %% ../../nbs/95_testing_web.ipynb #t030
+def _near_groups(hashes: list, threshold: int) -> list:
+    "A group id per hash: hashes linked by a chain of distances <= threshold share one (the smallest index)."
+    group = list(range(len(hashes)))
+    def root(i):
+        while group[i] != i: i = group[i]
+        return i
+    for i in range(len(hashes)):
+        for j in range(i + 1, len(hashes)):
+            if bin(hashes[i] ^ hashes[j]).count("1") <= threshold:
+                a, b = root(i), root(j); group[max(a, b)] = min(a, b)
+    return [root(i) for i in range(len(hashes))]
+
+@_check
+def split_without_leaks(
+    answer, # [split of each image, the same from a second call], as the probe returns them
+    hashes: list, # The images' perceptual hashes
+    labels: list, # The images' classes
+    valid_pct: float, # The share of each class asked for validation
+    threshold: int = 8, # Distance at or below which two images are the same picture
+):
+    "Is the split well formed, deterministic, leak-free (chains included), stratified and near the asked share?"
+    if not (isinstance(answer, list) and len(answer) == 2 and all(isinstance(a, list) for a in answer)):
+        return _failed("Expected a list with one split name per image.")
+    splits, again = answer
+    if len(splits) != len(hashes) or not set(splits) <= {"train", "valid"}:
+        return _failed(f"Expected one of 'train' or 'valid' for each of the {len(hashes)} images, in their order.")
+    if splits != again: return _failed("Two calls with the same inputs gave different splits: seed your random generator "
+                                       "(e.g. `random.Random(seed)`), so that the same data always splits the same way.")
+    pairs = [(i, j) for i in range(len(hashes)) for j in range(i + 1, len(hashes))
+             if bin(hashes[i] ^ hashes[j]).count("1") <= threshold and splits[i] != splits[j]]
+    if pairs:
+        i, j = pairs[0]
+        return _failed(f"Not quite: {len(pairs)} near-duplicate pair(s) straddle the split, e.g. images {i} ({splits[i]}) and "
+                       f"{j} ({splits[j]}), {bin(hashes[i] ^ hashes[j]).count('1')} bits apart (at most {threshold} counts "
+                       "as the same picture). Split whole groups, never single images: a group is everything linked by a chain of "
+                       "near pairs (A near B and B near C, even if A and C are far apart), and it goes to one side as a whole.")
+    groups, problems = _near_groups(hashes, threshold), []
+    for label in sorted(set(labels)):
+        members = [i for i, l in enumerate(labels) if l == label]
+        valid = sum(splits[i] == "valid" for i in members)
+        largest = max(sum(groups[j] == groups[i] for j in range(len(hashes))) for i in members)
+        if valid in (0, len(members)): problems.append(f"class {label!r} is only in {'train' if not valid else 'valid'}")
+        elif abs(valid - round(len(members) * valid_pct)) > largest:
+            problems.append(f"class {label!r} has {valid} of {len(members)} images in valid, not about {valid_pct:.0%}")
+    if problems: return _failed("Not quite: " + "; ".join(problems) + ". Split each class in the asked proportion.")
+    return _passed(f"Correct: no near-duplicate across the split, every class on both sides, about {valid_pct:.0%} in valid.")
