@@ -47,6 +47,8 @@ CASES = [  # (check, right answer, {known-wrong answer name: (answer, phrase in 
     (checks.number_close(0.25), 0.25, {"off": (0.5, "off by 0.25"), "nan": (float("nan"), "NaN"), "string": ("0.25", "Expected a number")}),
     (checks.choice("B", {"A": "A is wrong because"}, ["A", "B"]), "B", {"explained": ("A", "A is wrong because"), "not an option": ("Z", "not one of the options")}),
     (checks.valid_choice(["A", "B"]), "A", {"not an option": ("Z", "not one of the options"), "not a string": (1, "as a string")}),
+    (checks.all_of([checks.number_close(1.0), checks.equals("b")], labels=["one", "bee"]), [1.0, "b"],
+     {"one case wrong": ([1.0, "c"], "1 of 2 cases fails: [bee]"), "not one answer per case": ([1.0], "one answer per case")}),
     (checks.trainable(["classifier"]), checks.trainable_summary(frozen_model()), {
         "forgot to freeze": (checks.trainable_summary(frozen_model(freeze_body=False)), "still require gradients"),
         "froze everything": (checks.trainable_summary(frozen_model().requires_grad_(False)), "head are frozen")}),

@@ -486,10 +486,24 @@ def param_groups(
     lrs:list, # Expected learning rate of each group, in order
     prefixes:list|None=None, # For each group, the module prefixes its parameters must come from
     rtol:float=1e-6, # Relative tolerance on learning rates
+    names:list|None=None, # The model's trainable parameter names: each must be in exactly one group
 ) -> CheckResult:
-    "Does the optimiser have one group per expected learning rate, with the right parameters in each?"
+    "Does the optimiser have one group per expected learning rate, with the right parameters in each (and, given `names`, every parameter in exactly one group)?"
     if not (isinstance(answer, list) and all(isinstance(g, dict) and "lr" in g for g in answer)):
         return failed(f"Expected `param_groups_summary(optimizer, model)`, got {_kind(answer)}.")
+    if names is not None:
+        where = {}
+        for index, group in enumerate(answer):
+            for name in group.get("names", []): where.setdefault(name, []).append(index)
+        missing = [n for n in names if n not in where]
+        if missing:
+            return failed(f"{len(missing)} trainable parameter(s) are in no parameter group, e.g. {', '.join(missing[:3])}: the "
+                          "optimiser would never update them. Put every trainable parameter in exactly one group.")
+        twice = [n for n in names if len(where[n]) > 1]
+        if twice:
+            return failed(f"{twice[0]} is in groups {' and '.join(map(str, where[twice[0]]))}"
+                          + (f" ({len(twice)} parameters are in more than one group)" if len(twice) > 1 else "")
+                          + ": put every parameter in exactly one group (PyTorch refuses duplicates in most optimisers).")
     got = [g["lr"] for g in answer]
     if len(got) != len(lrs):
         return failed(f"Your optimiser has {len(got)} parameter group(s) with learning rates {got}; "
