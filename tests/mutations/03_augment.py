@@ -18,8 +18,7 @@ MUTATIONS = {
     "make_valid_transform": [
         Mutation(_valid(f"{_RESIZE}, v2.CenterCrop(record.input_size), v2.PILToTensor(), v2.ToDtype(torch.float32, scale=True), "
                         "v2.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])"),
-                 why="ImageNet statistics typed in (right only for the torchvision models)", message="different values",
-                 max_score=1.0),
+                 why="ImageNet statistics typed in (right only for the torchvision models)", message="different values"),
         Mutation(_valid(f"{_RESIZE}, v2.CenterCrop(record.input_size), v2.PILToTensor(), v2.ToDtype(torch.float32), "
                         "v2.Normalize(list(record.mean), list(record.std))"),
                  why="converted to float without scaling to [0, 1]", message="255 times too large"),
@@ -30,14 +29,14 @@ MUTATIONS = {
                  why="not normalised", message="not normalised"),
         Mutation(_valid("v2.Resize(record.resize_size, interpolation=v2.InterpolationMode.BILINEAR), "
                         f"v2.CenterCrop(record.input_size), {_TAIL}"),
-                 why="bilinear resize whatever the record says", message="different values", max_score=1.0),
+                 why="bilinear resize whatever the record says", message="different values"),
         Mutation(_valid(f"v2.CenterCrop(record.input_size), {_RESIZE}, v2.CenterCrop(record.input_size), {_TAIL}"),
                  why="wrong order: crop before resizing", message="different values"),
         Mutation(_valid(f"v2.RandomResizedCrop(record.input_size), {_TAIL}"),
                  why="the training crop in the validation transform", message="different values"),
         Mutation(_valid("v2.Resize(256, interpolation=v2.InterpolationMode.BICUBIC), v2.CenterCrop(224), v2.PILToTensor(), "
                         "v2.ToDtype(torch.float32, scale=True), v2.Normalize([0.5] * 3, [0.5] * 3)"),
-                 why="EfficientNet-Lite0's numbers typed in: ignores the record", message="Expected shape", max_score=1.0),
+                 why="EfficientNet-Lite0's numbers typed in: ignores the record", message="Expected shape"),
         Mutation("from transfer_course.augment import valid_transform\n"
                  "def make_valid_transform(record):\n    return valid_transform(record)\n",
                  why="delegates to the forbidden valid_transform", message="transfer_course.augment.valid_transform"),
@@ -50,36 +49,36 @@ MUTATIONS = {
     "denormalise": [
         Mutation("def denormalise(batch, record):\n"
                  "    return (batch * torch.tensor(record.mean).view(1, 3, 1, 1) + torch.tensor(record.std).view(1, 3, 1, 1)).clamp(0, 1)\n",
-                 why="mean and std swapped", message="different values", max_score=0.8),
+                 why="mean and std swapped", message="different values"),
         Mutation("def denormalise(batch, record):\n"
                  "    return batch * torch.tensor(record.std).view(1, 3, 1, 1) + torch.tensor(record.mean).view(1, 3, 1, 1)\n",
-                 why="not clamped", message="Not quite", max_score=1.6),
+                 why="not clamped", message="Not quite"),
         Mutation("def denormalise(batch, record):\n    return (batch * 0.5 + 0.5).clamp(0, 1)\n",
-                 why="hard-coded 0.5 statistics (right only for EfficientNet-Lite)", message="different values", max_score=0.8),
+                 why="hard-coded 0.5 statistics (right only for EfficientNet-Lite)", message="different values"),
         Mutation("def denormalise(batch, record):\n"
                  "    return ((batch - torch.tensor(record.mean).view(1, 3, 1, 1)) / torch.tensor(record.std).view(1, 3, 1, 1)).clamp(0, 1)\n",
-                 why="normalises again instead of undoing", message="different values", max_score=0.4),
+                 why="normalises again instead of undoing", message="different values"),
         Mutation("def denormalise(batch, record):\n"
                  "    return (batch * torch.tensor(record.std) + torch.tensor(record.mean)).clamp(0, 1)\n",
                  why="statistics broadcast along the wrong axis (the width)", message="raised"),
         Mutation("def denormalise(batch, record):\n"
                  "    return (batch * torch.tensor(record.std).view(1, 3, 1, 1)[:, [2, 1, 0]] + torch.tensor(record.mean).view(1, 3, 1, 1)[:, [2, 1, 0]]).clamp(0, 1)\n",
-                 why="statistics in reverse channel order", message="different values", max_score=0.8),
+                 why="statistics in reverse channel order", message="different values"),
         Mutation("from transfer_course.records import denormalize\n"
                  "def denormalise(batch, record):\n    return denormalize(batch, record, clip=True)\n",
                  why="delegates to the forbidden denormalize", message="transfer_course.records.denormalize"),
     ],
     "presize_side": [
         Mutation("def presize_side(input_size, min_scale):\n    return math.ceil(input_size / min_scale)\n",
-                 why="divides by the area fraction, not its square root", message="square root", max_score=0.4),
+                 why="divides by the area fraction, not its square root", message="square root"),
         Mutation("def presize_side(input_size, min_scale):\n    return int(input_size / math.sqrt(min_scale))\n",
-                 why="rounds down", message="Round up", max_score=1.2),
+                 why="rounds down", message="Round up"),
         Mutation("def presize_side(input_size, min_scale):\n    return round(input_size / math.sqrt(min_scale))\n",
-                 why="rounds to the nearest", message="Round up", max_score=1.6),
+                 why="rounds to the nearest", message="Round up"),
         Mutation("def presize_side(input_size, min_scale):\n    return math.ceil(input_size * math.sqrt(min_scale))\n",
-                 why="multiplies instead of dividing", message="square root", max_score=0.4),
+                 why="multiplies instead of dividing", message="square root"),
         Mutation("def presize_side(input_size, min_scale):\n    return 379\n",
-                 why="hard-codes the public answer", message="Not quite", max_score=0.4),
+                 why="hard-codes the public answer", message="Not quite"),
         Mutation("from transfer_course.augment import presize_size, AugmentConfig\n"
                  "from types import SimpleNamespace\n"
                  "def presize_side(input_size, min_scale):\n"
@@ -106,10 +105,10 @@ MUTATIONS = {
                         f"v2.RandomHorizontalFlip(), {_TAIL}"),
                  why="aspect ratios up to 2", message="aspect ratios"),
         Mutation(_train(f"v2.RandomResizedCrop(record.input_size, scale=(0.25, 1.0)), v2.RandomHorizontalFlip(), {_TAIL}"),
-                 why="min_scale typed in (ignores the argument)", message="below min_scale", max_score=1.34),
+                 why="min_scale typed in (ignores the argument)", message="below min_scale"),
         Mutation(_train("v2.RandomResizedCrop(224, scale=(min_scale, 1.0)), v2.RandomHorizontalFlip(), v2.PILToTensor(), "
                         "v2.ToDtype(torch.float32, scale=True), v2.Normalize([0.5] * 3, [0.5] * 3)"),
-                 why="EfficientNet-Lite0's size and statistics typed in (ignores the record)", message="Not quite", max_score=1.34),
+                 why="EfficientNet-Lite0's size and statistics typed in (ignores the record)", message="Not quite"),
         Mutation(_train(f"{_CROP}, v2.RandomHorizontalFlip(), v2.RandomRotation(10), {_TAIL}"),
                  why="adds a rotation", message="Not quite"),
         Mutation("from transfer_course.augment import train_transform, AugmentConfig\n"
