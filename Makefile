@@ -42,7 +42,7 @@ sync-check: $(STAMP)
 	@rm -rf .sync-check
 	@$(BIN)/python tools/make_readme.py --check
 
-test: $(STAMP) sync-check lint lesson-stats outputs-check
+test: $(STAMP) sync-check lint lesson-stats outputs-check docs
 	$(TEST_ENV) $(BIN)/python -m pytest tests nbs --nbval-lax -p no:cacheprovider -q -n 2 --dist loadfile \
 	  --ignore=tests/test_exercise_release.py
 
@@ -64,6 +64,8 @@ outputs-check: $(STAMP)
 	$(BIN)/python tools/outputs.py --check $(or $(NOTEBOOKS),$(LESSONS))
 
 # The course website, offline (Sphinx + myst-nb from stored outputs; exercises as released by `assign`): build/docs/html.
+# Fails on a Sphinx warning or an exercise notebook that does not release. `make test` builds it first: its browser
+# test (tests/test_docs_site.py, headless Chromium) checks every page. Releases are cached in build/release.
 docs: $(STAMP)
 	$(TEST_ENV) $(BIN)/python tools/build_docs.py
 

@@ -137,7 +137,6 @@ def prepare_notebook(notebook: dict, lead: str | None = None) -> dict:
     state = notebook.get("metadata", {}).get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
     state = state.get("state", {})
     cells, bound = [], {}
-    if lead: cells.append({"cell_type": "markdown", "metadata": {}, "source": lead, "id": "site-lead"})
     for cell in notebook["cells"]:
         cell = json.loads(json.dumps(cell))
         source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
@@ -160,6 +159,14 @@ def prepare_notebook(notebook: dict, lead: str | None = None) -> dict:
                 outputs.insert(0, _widget_note(widget_class, False))
             cell["outputs"] = outputs
         cells.append(cell)
+    if lead:  # under the page's title: the title stays the page's first line
+        lead_cell, at = {"cell_type": "markdown", "metadata": {}, "source": lead, "id": "site-lead"}, 0
+        if cells and cells[0]["cell_type"] == "markdown" and cells[0]["source"].startswith("# "):
+            title, _, rest = cells[0]["source"].partition("\n")
+            cells[:1] = [{**cells[0], "source": title}] + ([{**cells[0], "source": rest, "id": "site-intro"}]
+                                                          if rest.strip() else [])
+            at = 1
+        cells.insert(at, lead_cell)
     metadata = {k: v for k, v in notebook.get("metadata", {}).items() if k in ("kernelspec", "language_info")}
     return {**notebook, "cells": cells, "metadata": metadata}
 
