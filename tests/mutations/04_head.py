@@ -21,8 +21,7 @@ MUTATIONS = {
                  why="eval mode instead of requires_grad (eval does not stop gradients)", message="body"),
         Mutation("def freeze_body(model):\n"
                  "    for parameter in model.body.parameters(): parameter.requires_grad_(False)\n",
-                 why="forgets to make the head trainable again (fails from a fully frozen model)", message="head",
-                 max_score=2.0),
+                 why="forgets to make the head trainable again (fails from a fully frozen model)", message="head"),
         Mutation("def freeze_body(model):\n"
                  "    from transfer_course.train import freeze\n"
                  "    freeze(model)\n",
@@ -34,14 +33,14 @@ MUTATIONS = {
     ],
     "count_trainable": [
         Mutation("def count_trainable(model):\n    return sum(p.numel() for p in model.parameters())\n",
-                 why="counts frozen numbers too (right only for an unfrozen model)", message="Your count", max_score=0.5),
+                 why="counts frozen numbers too (right only for an unfrozen model)", message="Your count"),
         Mutation("def count_trainable(model):\n    return sum(1 for p in model.parameters() if p.requires_grad)\n",
                  why="counts tensors, not numbers", message="Your count"),
         Mutation("def count_trainable(model):\n    return sum(p.numel() for p in model.parameters() if not p.requires_grad)\n",
                  why="counts the frozen numbers", message="Your count"),
         Mutation("def count_trainable(model):\n    return sum(p.numel() for p in model.head.parameters())\n",
-                 why="counts the head whatever trains (right only for a frozen transfer model)", message="Your count",
-                 max_score=1.0),
+                 why="counts the head whatever trains (right only for a frozen transfer model)",
+                 message="has no attribute 'head'"),
         Mutation("def count_trainable(model):\n"
                  "    return sum(p.numel() for p in list(model.parameters())[:-1] if p.requires_grad)\n",
                  why="off by one: skips the last tensor", message="Your count"),
@@ -49,11 +48,16 @@ MUTATIONS = {
                  "_model = create_transfer_model('efficientnet_lite0', 5, size=64, device='cpu'); _freeze(_model)\n"
                  "_public = sum(p.numel() for p in _model.parameters() if p.requires_grad)\n"
                  "def count_trainable(model):\n    return _public\n",
-                 why="hard-codes the public answer", message="Your count", max_score=0.5),
+                 why="hard-codes the public answer", message="Your count"),
         Mutation("def count_trainable(model):\n"
                  "    from transfer_course.train import parameter_report\n"
                  "    return int(parameter_report(model, depth=1)['trainable'].sum())\n",
                  why="delegates to the forbidden parameter_report", message="transfer_course.train.parameter_report"),
+        Mutation("import importlib\n"
+                 "def count_trainable(model):\n"
+                 "    report = getattr(importlib.import_module('transfer_course.train'), 'parameter_report')(model, depth=1)\n"
+                 "    return int(report['trainable'].sum())\n",
+                 why="the forbidden parameter_report through importlib and getattr", message="transfer_course.train.parameter_report"),
     ],
     "predict_valid": [
         Mutation("def predict_valid(train_features, train_labels, valid_features):\n"
@@ -74,5 +78,9 @@ MUTATIONS = {
                  "    generator = torch.Generator().manual_seed(0)\n"
                  "    return torch.randint(0, int(train_labels.max()) + 1, (len(valid_features),), generator=generator)\n",
                  why="random guesses", message="no better than the baseline"),
+        Mutation("_public = valid_labels.clone()\n"
+                 "def predict_valid(train_features, train_labels, valid_features):\n"
+                 "    return _public\n",
+                 why="hard-codes the public answer (the labels of the validation rows shown)", message="no better than the baseline"),
     ],
 }
