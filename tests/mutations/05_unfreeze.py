@@ -19,20 +19,21 @@ _GROUPS = "groups = layer_groups(model)"
 MUTATIONS = {
     "spread": [
         Mutation(_spread("[low + (high - low)*i/(n - 1) for i in range(n)]"), why="linear, not geometric",
-                 message="different values", max_score=0.4),
+                 message="different values"),
         Mutation(_spread("[high*(low/high)**(i/(n - 1)) for i in range(n)]"), why="reversed: the head gets the lowest",
-                 message="different values", max_score=0.4),
-        Mutation(_spread("[high/10]*(n - 1) + [high]"), why="slice(high) semantics", message="different values",
-                 max_score=0.4),
+                 message="different values"),
+        Mutation(_spread("[high/10]*(n - 1) + [high]"), why="slice(high) semantics", message="different values"),
         Mutation(_spread("[low*(high/low)**(i/n) for i in range(n)]"), why="ratio from n instead of n - 1 steps",
-                 message="different values", max_score=0.4),
+                 message="different values"),
         Mutation(_spread("[low*(high/low)**(i/(n - 1)) for i in range(n)]"), why="forgets the single group (n = 1)",
-                 message="ZeroDivisionError", max_score=1.6),
-        Mutation(_spread("[1e-5, 1e-4, 1e-3]"), why="hard-codes the public answer", message="Expected shape",
-                 max_score=0.4),
+                 message="ZeroDivisionError"),
+        Mutation(_spread("[1e-5, 1e-4, 1e-3]"), why="hard-codes the public answer", message="Expected shape"),
         Mutation("from transfer_course.train import discriminative_lrs\n"
                  + _spread("discriminative_lrs(slice(low, high), n)"),
                  why="delegates to the course's discriminative_lrs", message="which this exercise asks you not to use"),
+        Mutation("import importlib\n"
+                 + _spread("getattr(importlib.import_module('transfer_course.train'), 'discriminative_lrs')(slice(low, high), n)"),
+                 why="discriminative_lrs through importlib and getattr", message="which this exercise asks you not to use"),
     ],
     "make_optimizer": [
         Mutation(_optimizer("return torch.optim.AdamW(model.parameters(), lr=high)"), why="one group for everything",
@@ -53,16 +54,20 @@ MUTATIONS = {
                  message="left out of every group"),
         Mutation(_optimizer(_GROUPS,
                             "return torch.optim.AdamW([{'params': [p for _, p in g], 'lr': r} for g, r in zip(groups, [1e-5, 1e-4, 1e-3])])"),
-                 why="hard-codes the public rates", message="learning rate of each layer group", max_score=0.75),
+                 why="hard-codes the public rates", message="learning rate of each layer group"),
         Mutation(_optimizer(_GROUPS, "rates = spread(low, high, 3)",
                             "return torch.optim.AdamW([{'params': [p for _, p in g], 'lr': r} for g, r in zip(groups, rates)])"),
-                 why="assumes three layer groups", message="left out of every group", max_score=1.5),
+                 why="assumes three layer groups", message="left out of every group"),
         Mutation(_optimizer(_GROUPS, "rates = spread(low, high, len(groups))",
                             "return torch.optim.SGD([{'params': [p for _, p in g], 'lr': r} for g, r in zip(groups, rates)])"),
                  why="SGD instead of AdamW", message="optimizer'] is 'SGD'"),
         Mutation("from transfer_course.train import parameter_groups\n"
                  + _optimizer("return torch.optim.AdamW(parameter_groups(model, slice(low, high)))"),
                  why="delegates to the course's parameter_groups", message="which this exercise asks you not to use"),
+        Mutation("import transfer_course.train as training\n"
+                 + _optimizer("groups = getattr(training, 'parameter_groups')(model, slice(low, high))",
+                              "return torch.optim.AdamW(groups)"),
+                 why="parameter_groups through a module alias and getattr", message="which this exercise asks you not to use"),
     ],
     "unfreeze_last_group": [
         Mutation(_unfreeze("for _, parameter in layer_groups(model)[0]: parameter.requires_grad_(True)"),
@@ -70,12 +75,16 @@ MUTATIONS = {
         Mutation(_unfreeze("model.requires_grad_(True)"), why="unfreezes everything", message="still require gradients"),
         Mutation(_unfreeze("pass"), why="does nothing", message="are frozen"),
         Mutation(_unfreeze("for _, parameter in layer_groups(model)[1]: parameter.requires_grad_(True)"),
-                 why="index 1 hard-coded (right only with three groups)", message="are frozen", max_score=1.0),
+                 why="index 1 hard-coded (right only with three groups)", message="are frozen"),
         Mutation(_unfreeze("for _, parameter in layer_groups(model)[-2]: parameter.requires_grad_(not parameter.requires_grad)"),
-                 why="toggles instead of setting (a second call freezes again)", message="are frozen", max_score=1.5),
+                 why="toggles instead of setting (a second call freezes again)", message="are frozen"),
         Mutation("from transfer_course.train import freeze_to\n"
                  + _unfreeze("freeze_to(model, len(layer_groups(model)) - 2)"),
                  why="delegates to the course's freeze_to", message="which this exercise asks you not to use"),
+        Mutation("import importlib\n"
+                 + _unfreeze("training = importlib.import_module('transfer_course.train')",
+                             "getattr(training, 'freeze_to')(model, len(layer_groups(model)) - 2)"),
+                 why="freeze_to through importlib and getattr", message="which this exercise asks you not to use"),
     ],
     "read_lr_finder": [
         Mutation("head_lr = lowest_loss_lr", why="trains at the bottom of the curve",

@@ -37,7 +37,7 @@ MUTATIONS = {
                             "return matrix/matrix.sum(dim=1, keepdim=True)"),
                  why="fractions of each row instead of counts", message="floating point"),
         Mutation(_confusion("return torch.tensor([[1, 1, 0], [0, 1, 0], [1, 0, 0]])"),
-                 why="hard-codes the public answer", message="Expected shape", max_score=0.5),
+                 why="hard-codes the public answer", message="Expected shape"),
         Mutation("from transfer_course.metrics import confusion_matrix\n"
                  + _confusion("return confusion_matrix(predictions, targets, n_classes)"),
                  why="delegates to the library's confusion_matrix", message="which this exercise asks you not to use"),
@@ -59,10 +59,13 @@ MUTATIONS = {
                  why="loss against the predicted class instead of the actual one", message="ACTUAL class"),
         Mutation(_losses("F.cross_entropy(logits, targets, reduction='none').topk(k).indices"),
                  why="a tensor instead of a list", message="should be a list"),
-        Mutation(_losses("[1, 2]"), why="hard-codes the public answer", message="ACTUAL class", max_score=0.6),
+        Mutation(_losses("[1, 2]"), why="hard-codes the public answer", message="ACTUAL class"),
         Mutation("from transfer_course.interpret import top_losses\n"
                  + _losses("top_losses(logits, targets, k)[1].tolist()"),
                  why="delegates to the library's top_losses", message="which this exercise asks you not to use"),
+        Mutation("import transfer_course.interpret as interp\n"
+                 + _losses("getattr(interp, 'top_losses')(logits, targets, k)[1].tolist()"),
+                 why="top_losses through a module alias and getattr", message="which this exercise asks you not to use"),
     ],
     "your_confusion": [
         Mutation("most_confused = (most_confused[1], most_confused[0])",
@@ -93,6 +96,22 @@ MUTATIONS = {
                  why="averaged over channels instead of summed", message="different values"),
         Mutation(_cam("F.relu((gradients.mean(dim=(2, 3), keepdim=True)*activations).sum(dim=1, keepdim=True))"),
                  why="kept the channel dimension", message="Expected shape"),
+        Mutation("_generator = torch.Generator().manual_seed(0)\n"
+                 "_activations = torch.rand((2, 8, 7, 7), generator=_generator)\n"
+                 "_gradients = torch.randn((2, 8, 7, 7), generator=_generator) + 0.3*torch.randn((2, 8, 1, 1), generator=_generator)\n"
+                 "_public = gradcam_from(_activations, _gradients)\n" + _cam("_public.clone()"),
+                 why="hard-codes the public answer (the maps of the public example)", message="Expected shape"),
+        Mutation("from pytorch_grad_cam import GradCAM as _Cam\n"
+                 "def gradcam_from(activations, gradients):\n"
+                 "    weights = torch.as_tensor(_Cam.get_cam_weights(None, None, None, None, activations.numpy(), gradients.numpy()))\n"
+                 "    return F.relu((weights[:, :, None, None]*activations).sum(dim=1))\n",
+                 why="delegates the channel weights to pytorch-grad-cam", message="which this exercise asks you not to use"),
+        Mutation("import importlib\n"
+                 "def gradcam_from(activations, gradients):\n"
+                 "    cam = getattr(importlib.import_module('pytorch_grad_cam'), 'GradCAM')\n"
+                 "    weights = torch.as_tensor(cam.get_cam_weights(None, None, None, None, activations.numpy(), gradients.numpy()))\n"
+                 "    return F.relu((weights[:, :, None, None]*activations).sum(dim=1))\n",
+                 why="pytorch-grad-cam through importlib and getattr", message="which this exercise asks you not to use"),
     ],
     "espresso_share_right": [
         Mutation("espresso_share_right = 1 - espresso_share_right", why="the left half (columns before 224)",
@@ -102,8 +121,7 @@ MUTATIONS = {
                  message="off by"),
         Mutation("espresso_share_right = 100*espresso_share_right", why="a percentage", message="off by"),
         Mutation("espresso_share_right = str(espresso_share_right)", why="a string", message="Expected a number"),
-        Mutation("espresso_share_right = 0.75", why="hard-codes the middle of the public range", message="off by",
-                 max_score=0.5),
+        Mutation("espresso_share_right = 0.75", why="hard-codes the middle of the public range", message="off by"),
     ],
     "why_espresso": [
         Mutation('why_espresso = "A"', why="the model is broken", message="lies on the cup"),

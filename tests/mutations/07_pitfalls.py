@@ -34,12 +34,17 @@ MUTATIONS = {
                  why="channels in BGR order", message="reverse order"),
         Mutation(_input(_PIXELS, "return TF.normalize(pixels, [0.485, 0.456, 0.406], [0.229, 0.224, 0.225])"),
                  why="ImageNet statistics typed in instead of the record's (right only for the torchvision models)",
-                 message="different values", max_score=1.5),
+                 message="different values"),
         Mutation("from PIL import Image\nfrom transfer_course.pretrained import preprocess as prepare\n"
                  + _input("return prepare(Image.fromarray(np.array(array)), record)"),
                  why="delegates to the course's preprocess", message="which this exercise asks you not to use"),
         Mutation("from transfer_course.records import normalize as norm\n" + _input(_PIXELS, "return norm(pixels, record)"),
                  why="the course's normalize under another name", message="which this exercise asks you not to use"),
+        Mutation("_record = get_record('efficientnet_lite0')\n"
+                 "_image = TF.center_crop(TF.resize(load_image(sample_images()['chelsea']), _record.resize_size, "
+                 "interpolation=TF.InterpolationMode(_record.interpolation)), _record.input_size)\n"
+                 "_public = to_model_input(np.asarray(_image), _record)\n" + _input("return _public.clone()"),
+                 why="hard-codes the public answer (chelsea's tensor, whatever the input)", message="different values"),
     ],
     "correct_counts": [
         Mutation("correct_counts = {key: value/len(arrays) for key, value in correct_counts.items()}",
@@ -59,17 +64,20 @@ MUTATIONS = {
     "freeze_body": [
         Mutation(_freeze("for parameter in model.body.parameters(): parameter.requires_grad_(False)"),
                  why="the colleague's function: requires_grad only",
-                 message="`requires_grad=False` does not freeze BatchNorm statistics", max_score=1.2),
+                 message="`requires_grad=False` does not freeze BatchNorm statistics"),
         Mutation(_freeze("model.body.requires_grad_(False)", *_BN_EVAL, "model.train()"),
-                 why="eval mode set, then undone by model.train()", message="after every `model.train()`",
-                 max_score=1.2),
+                 why="eval mode set, then undone by model.train()", message="after every `model.train()`"),
         Mutation(_freeze("model.requires_grad_(False)", "model.eval()"),
-                 why="freezes everything, the head included", message="the new head must learn", max_score=1.8),
+                 why="freezes everything, the head included", message="the new head must learn"),
         Mutation(_freeze("model.body.eval()"), why="eval mode only, the body's parameters still train",
-                 message="still require gradients", max_score=1.8),
+                 message="still require gradients"),
         Mutation("from transfer_course.pitfalls import freeze_bn\n"
                  + _freeze("model.body.requires_grad_(False)", "freeze_bn(model.body, 'frozen')"),
                  why="delegates to the course's freeze_bn", message="which this exercise asks you not to use"),
+        Mutation("import importlib\n"
+                 + _freeze("model.body.requires_grad_(False)",
+                           "getattr(importlib.import_module('transfer_course.pitfalls'), 'freeze_bn')(model.body, 'frozen')"),
+                 why="freeze_bn through importlib and getattr", message="which this exercise asks you not to use"),
     ],
     "gap_explanation": [
         Mutation('gap_explanation = "A"', why="overfitting", message="overfit head"),
@@ -79,17 +87,17 @@ MUTATIONS = {
     ],
     "catastrophic": [
         Mutation("def catastrophic(top1):\n    return sorted(name for name, value in top1.items() if value < 50)\n",
-                 why="a fixed threshold of 50% instead of half of the correct row", message="Not quite", max_score=0.5),
+                 why="a fixed threshold of 50% instead of half of the correct row", message="Not quite"),
         Mutation("def catastrophic(top1):\n"
                  "    return sorted(name for name, value in top1.items() if value <= top1['correct'] / 2)\n",
-                 why="exactly half counted as losing more than half", message="Not quite", max_score=1.0),
+                 why="exactly half counted as losing more than half", message="Not quite"),
         Mutation("def catastrophic(top1):\n"
                  "    return sorted(name for name, value in top1.items() if value < max(top1.values()) / 2)\n",
-                 why="half of the best row instead of the correct row", message="Not quite", max_score=1.0),
+                 why="half of the best row instead of the correct row", message="Not quite"),
         Mutation("def catastrophic(top1):\n"
                  "    return [name for name, value in top1.items() if value < top1['correct'] / 2][::-1]\n",
                  why="not sorted", message="Not quite"),
         Mutation("def catastrophic(top1):\n    return ['caffe-style', 'pixels 0-255', 'reshape']\n",
-                 why="hard-codes the public answer", message="Not quite", max_score=0.5),
+                 why="hard-codes the public answer", message="Not quite"),
     ],
 }
