@@ -182,9 +182,10 @@ def check_page(context, base: str, site: Path, relative: str, screenshots: Path 
             problems += _link_problems(page.evaluate(LINKS_JS), site, relative)
             if relative in lesson_notebooks(): problems += _figure_problems(page, relative, screenshots)
             if relative in exercise_notebooks():
+                secrets = secret_lines(exercise_notebooks()[relative]) + tuple(MARKERS)
                 text = _normal(page.evaluate("() => document.body.innerText"))
-                problems += [f"instructor text on an exercise page: {line[:100]!r}"
-                             for line in secret_lines(exercise_notebooks()[relative]) + tuple(MARKERS) if line in text]
+                problems += [f"instructor text on an exercise page: {line[:100]!r}" for line in secrets if line in text]
+                problems += _download_problems(page.evaluate(LINKS_JS), site, relative, secrets)
         page.wait_for_timeout(50)  # late console messages from the theme's scripts
     finally:
         page.close()
@@ -206,6 +207,17 @@ def _link_problems(targets: list, site: Path, relative: str) -> list[str]:
             problems.append(f"broken link: {target}"); continue
         if parts.fragment and path.suffix == ".html" and unquote(parts.fragment) not in _ids(path):
             problems.append(f"broken anchor: {target}")
+    return problems
+
+
+def _download_problems(targets: list, site: Path, relative: str, secrets: tuple) -> list[str]:
+    "Instructor lines in the notebooks an exercise page offers for download (its release, the page's source)."
+    problems = []
+    for target in dict.fromkeys(t for t in targets if t and not urlsplit(t).scheme):
+        path = site/unquote(urlsplit(urljoin("http://site/" + relative, target)).path).lstrip("/")
+        if path.suffix != ".ipynb" or not path.is_file(): continue
+        code = _normal("\n".join(_source(cell) for cell in json.loads(path.read_text())["cells"]))
+        problems += [f"instructor text in {target}: {line[:100]!r}" for line in secrets if line in code]
     return problems
 
 
@@ -414,6 +426,19 @@ def test_check_fails_on_solution_text(tampered, context):
     found = _problems(context, copy, page)
     assert f"instructor text on an exercise page: {line[:100]!r}" in found, found
     assert "instructor text on an exercise page: '### BEGIN HIDDEN TESTS'" in found, found
+
+
+def test_check_fails_on_solution_text_in_a_download(tampered, context):
+    copy, edit = tampered
+    page = _an_exercise(copy)
+    line = secret_lines(exercise_notebooks()[page])[0]
+    download = f"exercises/downloads/{Path(page).stem}.ipynb"
+    notebook = json.loads((copy/download).read_text())
+    notebook["cells"].append({"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                              "source": line})
+    (copy/download).unlink(); (copy/download).write_text(json.dumps(notebook))
+    found = _problems(context, copy, page)
+    assert f"instructor text in downloads/{Path(page).stem}.ipynb: {line[:100]!r}" in found, found
 
 
 def test_secret_lines_cover_every_kind_of_region(tmp_path):
