@@ -7,7 +7,7 @@ Pages (names as nbdev would publish them, so the modules' `Docs:` links resolve)
   outputs (nothing is executed here), and the instructor walk-through nbs/08_grading.ipynb as `grading.html`;
 - exercises/<NN_name>.html: the STUDENT version of each nbs/exercises/*.ipynb, made by the real release path
   (`transfer-course assign`), cached in build/release/<NN_name>/ by the SHA-256 of the instructor notebook and of the
-  code that releases it; only student/ is published;
+  library's code (a release computes its public checks with it); only student/ is published;
 - api/<module>.html: one page per public module, from the docments through nbdev's `show_doc`; the nbdev page name
   of a module that has no lesson page (`core.html`, `grade.html`, ...) is a redirect to its API page, and every
   published name also has its Markdown twin `<name>.html.md` (what the modules' docstrings link to).
@@ -37,8 +37,9 @@ BUILD = ROOT/"build"
 SOURCE, HTML, RELEASE = BUILD/"docs-src", BUILD/"docs"/"html", BUILD/"release"
 PACKAGE = "transfer_course"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
-# What an exercise notebook's release depends on besides the notebook itself: changing these re-releases.
-RELEASE_CODE = ["transfer_course/grading/assign.py", "transfer_course/grading/bundle.py", "transfer_course/exercises.py"]
+# What an exercise notebook's release depends on besides the notebook itself: the library, which strips it and
+# computes its public checks' expected values at release time (any change re-releases: a stale cache would publish
+# stale checks). _modidx.py is nbdev's index, not code.
 LIVE_WIDGETS = {  # what each course widget does in a live kernel: the site shows this note in its place
     "AugmentExplorer": "gives you a slider for each augmentation's strength and redraws the grid of augmented photos "
                        "as you move them",
@@ -194,8 +195,8 @@ def write_notebook(notebook: dict, path: Path):
 # ---------------------------------------------------------------------------------------------------- releases
 def release_key(notebook: Path) -> str:
     digest = hashlib.sha256(notebook.read_bytes())
-    for name in RELEASE_CODE:
-        if (ROOT/name).exists(): digest.update((ROOT/name).read_bytes())
+    for path in sorted((ROOT/PACKAGE).rglob("*.py")):
+        if path.name != "_modidx.py": digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
 
