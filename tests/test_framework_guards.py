@@ -174,3 +174,16 @@ def test_leak_guard_ignores_small_and_unrelated_code():
     student.cells.append(nbformat.v4.new_code_cell("print(hypotenuse(3.0, 4.0))\nsides = [a * 2 for a in range(3)]"))
     public = {"exercises": {"hypotenuse": {"hints": ["Square each side: `a ** 2`."], "tests": [{"expression": "hypotenuse(3.0, 4.0)", "setup": ""}]}}}
     assert structural_leaks(notebook, student, public) == []
+
+
+def test_a_value_answer_is_read_through_the_values_computed_in_its_cell():
+    "A value answer (not a function) is read with the values its cell computed on the way, but not values of other (given) cells."
+    import math
+    from transfer_course.exercises import _forbidden_static
+    given = "import math\nsides = (3, 4)\nreference = math.hypot(*sides)"  # the notebook's own code may use anything
+    namespace = {"math": math, "sides": (3, 4), "reference": 5.0, "hypot_of": math.hypot}
+    cheat = "from math import hypot as hypot_of\nstep = hypot_of(*sides)\nanswer = [step]"
+    found = _forbidden_static({**namespace, "In": ["", given, cheat], "step": 5.0, "answer": [5.0]}, ("answer",), ("math.hypot",))
+    assert found and "`step` calls `math.hypot`" in found, found
+    honest = "step = (sides[0] ** 2 + sides[1] ** 2) ** 0.5\nanswer = [step, reference]"
+    assert _forbidden_static({**namespace, "In": ["", given, honest], "step": 5.0, "answer": [5.0, 5.0]}, ("answer",), ("math.hypot",)) is None

@@ -160,6 +160,15 @@ def _forbidden_static(
         if code is not None: return _student_code(code)
         if isinstance(value, type): return value.__module__ == namespace.get("__name__", "__main__")
         return False
+    def assigned_in(cell, name):
+        "Does the notebook cell `cell` assign `name`?"
+        try: tree = ast.parse(cell)
+        except SyntaxError: return False
+        return any(isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store) and n.id == name for n in ast.walk(tree))
+    def is_data(value):
+        "A value (a model, a tensor, a dataset; not a module, class or function): its code is the statement that computed it."
+        return not (inspect.ismodule(value) or isinstance(value, type) or inspect.isroutine(value) or type(value).__name__ == "partial")
+    cell_of = {} # label -> the notebook cell its statements come from (for values, not functions)
     def sources_for(name, value):
         "(label, first line, source) of the code that defines `name`."
         if own(value) or (isinstance(value, type) and own(value)):
@@ -174,7 +183,7 @@ def _forbidden_static(
             for statement in tree.body:
                 targets = {n.id for n in ast.walk(statement) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
                 if name in targets: found.append((name, statement.lineno, ast.get_source_segment(cell, statement) or ""))
-            if found: return found
+            if found: cell_of[name] = cell; return found
         return found
     queue, seen = [(n, namespace.get(n)) for n in answer], set()
     while queue:
@@ -243,6 +252,10 @@ def _forbidden_static(
                 if isinstance(node, ast.Name) and node.id in namespace and node.id not in aliases and node.id not in local:
                     helper = namespace[node.id]
                     if own(helper) and id(helper) not in seen: queue.append((node.id, helper))
+                    # a value computed in the same cell as this statement is part of the answer: read how it was computed
+                    # (values from other cells may come from the notebook's given code, which may use anything)
+                    elif (label in cell_of and node.id != label and is_data(helper) and id(helper) not in seen
+                          and assigned_in(cell_of[label], node.id)): queue.append((node.id, helper))
     return None
 
 def _traced_eval(
