@@ -6,9 +6,10 @@ Docs: https://transfer-course.github.io/transfer_course/augment.html.md"""
 
 # %% ../nbs/03_augment.ipynb #2d493d79
 from __future__ import annotations
-import io, math
+import io, math, warnings
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import torch
 from PIL import Image
@@ -20,7 +21,7 @@ from .records import ModelRecord, denormalize, input_transform
 
 # %% auto #0
 __all__ = ['valid_transform', 'image_loader', 'AugmentConfig', 'mean_fill', 'train_transform', 'show_batch', 'image_data',
-           'fastai_datablock', 'presize_size', 'presize_folder']
+           'import_fastai_vision', 'fastai_datablock', 'presize_size', 'presize_folder']
 
 # %% ../nbs/03_augment.ipynb #efd53061
 def _interpolation(record: ModelRecord) -> v2.InterpolationMode:
@@ -113,6 +114,14 @@ def image_data(
                      train_transform=train_transform(record, config),
                      valid_transform=valid_transform(record))
 
+# %% ../nbs/03_augment.ipynb #fa57a1a1
+def import_fastai_vision() -> ModuleType:
+    "`fastai.vision.all`, imported without the `torch.jit.script` FutureWarning fastai's own import raises."
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning)
+        import fastai.vision.all as vision
+    return vision
+
 # %% ../nbs/03_augment.ipynb #f4b3dd6e
 def fastai_datablock(
     record: ModelRecord, # The pretrained model's record
@@ -121,18 +130,16 @@ def fastai_datablock(
     valid_name: str = "valid", # Validation folder name
 ):
     "A fastai `DataBlock` over class folders, with augmentation and statistics from our settings."
-    from fastai.vision.all import (CategoryBlock, DataBlock, GrandparentSplitter, ImageBlock,
-                                   Normalize, RandomResizedCrop, aug_transforms, get_image_files,
-                                   parent_label)
+    vision = import_fastai_vision()
     ratio = (1/config.max_ratio, config.max_ratio)
     lighting = max(config.brightness, config.contrast)
-    batch_augment = aug_transforms(do_flip=config.flip, max_rotate=config.rotation, max_warp=0.0,
-                                   max_lighting=lighting, max_zoom=1.0)
-    return DataBlock(blocks=(ImageBlock, CategoryBlock), get_items=get_image_files,
-                     get_y=parent_label,
-                     splitter=GrandparentSplitter(train_name=train_name, valid_name=valid_name),
-                     item_tfms=RandomResizedCrop(record.input_size, config.min_scale, ratio),
-                     batch_tfms=[*batch_augment, Normalize.from_stats(record.mean, record.std)])
+    batch_augment = vision.aug_transforms(do_flip=config.flip, max_rotate=config.rotation, max_warp=0.0,
+                                          max_lighting=lighting, max_zoom=1.0)
+    return vision.DataBlock(blocks=(vision.ImageBlock, vision.CategoryBlock), get_items=vision.get_image_files,
+                            get_y=vision.parent_label,
+                            splitter=vision.GrandparentSplitter(train_name=train_name, valid_name=valid_name),
+                            item_tfms=vision.RandomResizedCrop(record.input_size, config.min_scale, ratio),
+                            batch_tfms=[*batch_augment, vision.Normalize.from_stats(record.mean, record.std)])
 
 # %% ../nbs/03_augment.ipynb #b7b43afd
 def presize_size(
