@@ -119,6 +119,11 @@ MUTATIONS = {
                  "def top_k_labels(logits, labels, k=5):\n"
                  "    return [[entry['label'] for entry in row] for row in top_k(logits, labels, k)]\n",
                  why="delegates to the forbidden top_k", message="transfer_course.pretrained.top_k"),
+        Mutation("import importlib\n"
+                 "def top_k_labels(logits, labels, k=5):\n"
+                 "    ranked = getattr(importlib.import_module('transfer_course.pretrained'), 'top_' + 'k')(logits, labels, k)\n"
+                 "    return [[entry['label'] for entry in row] for row in ranked]\n",
+                 why="the forbidden top_k through importlib and getattr", message="transfer_course.pretrained.top_k"),
     ],
     "misclassified": [
         Mutation("def misclassified(predictions, acceptable):\n"

@@ -45,6 +45,9 @@ MUTATIONS = {
                  "    return v2.Compose([v2.Resize(record.resize_size, interpolation=v2.InterpolationMode(record.interpolation)), "
                  "v2.CenterCrop(record.input_size), augmentation.input_transform(record)])\n",
                  why="the forbidden input_transform through a module alias", message="transfer_course.augment.input_transform"),
+        Mutation("_public = make_valid_transform(get_record('efficientnet_lite0'))(load_image(sample_images()['chelsea']))\n"
+                 "def make_valid_transform(record):\n    return lambda image: _public.clone()\n",
+                 why="hard-codes the public answer (chelsea's tensor, whatever the photo and record)", message="different values"),
     ],
     "denormalise": [
         Mutation("def denormalise(batch, record):\n"
@@ -67,6 +70,13 @@ MUTATIONS = {
         Mutation("from transfer_course.records import denormalize\n"
                  "def denormalise(batch, record):\n    return denormalize(batch, record, clip=True)\n",
                  why="delegates to the forbidden denormalize", message="transfer_course.records.denormalize"),
+        Mutation("_pixels = torch.rand(2, 3, 5, 5, generator=torch.Generator().manual_seed(0))\n"
+                 "def denormalise(batch, record):\n    return _pixels.clone()\n",
+                 why="hard-codes the public answer (the public batch's pixels)", message="different values"),
+        Mutation("import importlib\n"
+                 "def denormalise(batch, record):\n"
+                 "    return getattr(importlib.import_module('transfer_course.records'), 'denormalize')(batch, record, clip=True)\n",
+                 why="the forbidden denormalize through importlib and getattr", message="transfer_course.records.denormalize"),
     ],
     "presize_side": [
         Mutation("def presize_side(input_size, min_scale):\n    return math.ceil(input_size / min_scale)\n",
@@ -84,6 +94,10 @@ MUTATIONS = {
                  "def presize_side(input_size, min_scale):\n"
                  "    return presize_size(SimpleNamespace(input_size=input_size, resize_size=0), AugmentConfig(min_scale=min_scale))\n",
                  why="delegates to the forbidden presize_size", message="transfer_course.augment.presize_size"),
+        Mutation("import transfer_course.augment as aug\nfrom types import SimpleNamespace\n"
+                 "def presize_side(input_size, min_scale):\n"
+                 "    return getattr(aug, 'presize_size')(SimpleNamespace(input_size=input_size, resize_size=0), aug.AugmentConfig(min_scale=min_scale))\n",
+                 why="the forbidden presize_size through a module alias and getattr", message="transfer_course.augment.presize_size"),
     ],
     "make_train_transform": [
         Mutation(_train(f"v2.RandomResizedCrop(record.input_size), v2.RandomHorizontalFlip(), {_TAIL}"),
@@ -115,6 +129,16 @@ MUTATIONS = {
                  "def make_train_transform(record, min_scale):\n"
                  "    return train_transform(record, AugmentConfig(min_scale=min_scale, rotation=0, brightness=0, contrast=0, saturation=0))\n",
                  why="delegates to the forbidden train_transform", message="transfer_course.augment.train_transform"),
+        Mutation("_public = make_train_transform(get_record('efficientnet_lite0'), 0.25)\n"
+                 "def make_train_transform(record, min_scale):\n    return _public\n",
+                 why="hard-codes the public answer (the public model's transform, whatever the record and min_scale)",
+                 message="Not quite"),
+        Mutation("import importlib\n"
+                 "def make_train_transform(record, min_scale):\n"
+                 "    augment = importlib.import_module('transfer_course.augment')\n"
+                 "    config = augment.AugmentConfig(min_scale=min_scale, rotation=0, brightness=0, contrast=0, saturation=0)\n"
+                 "    return getattr(augment, 'train_transform')(record, config)\n",
+                 why="the forbidden train_transform through importlib and getattr", message="transfer_course.augment.train_transform"),
     ],
     "validation_transform": [
         Mutation("validation_transform = 'A'", why="wrong option A (the training transform)", message="Augment only the training set"),

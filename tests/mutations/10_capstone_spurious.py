@@ -22,6 +22,9 @@ MUTATIONS = {
         Mutation(_clean("return images.float() / 255"), why="returning floats", message="uint8"),
         Mutation(_clean("cleaned = images.clone()", "cleaned[..., :20, :20] = 128", "return cleaned"),
                  why="painting over only a small part of the cue", message="still in the top-left corner"),
+        Mutation("_public = clean(cue_dataset(per_class=3, skip=0).images)\n" + _clean("return _public.clone()"),
+                 why="hard-codes the public answer (the six public photos, cleaned, whatever the input)",
+                 message="keep the photos' shape"),
     ],
     "capstone_retrain": [
         Mutation("cleaned_export = export_classifier(model)", why="handing in the model that learned the cue",
