@@ -28,6 +28,7 @@ import shutil
 import subprocess
 import sys
 import time
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -245,7 +246,9 @@ def _lend(module, name: str) -> bool:
     "Put lazily imported `name` into `module`'s namespace; False when it is not one this build knows."
     if name not in LAZY_NAMES or name in vars(module): return False
     target, _, attribute = LAZY_NAMES[name].partition(":")
-    value = importlib.import_module(target)
+    with warnings.catch_warnings():  # fastai's import: "`torch.jit.script` is deprecated" (fastai's, not ours)
+        warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=FutureWarning)
+        value = importlib.import_module(target)
     setattr(module, name, getattr(value, attribute) if attribute else value)
     return True
 
