@@ -153,22 +153,38 @@ ERRORS_JS = """() => {
 }"""
 
 
-def check_page(context, base: str, site: Path, relative: str, screenshots: Path | None = None) -> list[str]:
-    "Open `relative` (a page of `site` served at `base`) in a new tab of `context`; return its problems."
-    problems, console, off_machine = [], [], []
-    page = context.new_page()
+class Tab:
+    """One browser tab that visits pages in turn (a new tab per page costs a quarter of a second), recording each
+    visit's console errors and requests to other hosts (those are aborted: nothing leaves the machine)."""
+    def __init__(self, context):
+        self.page, self.console, self.off_machine = context.new_page(), [], []
+        self.page.route(OFF_MACHINE, self._abort)  # matched in the browser: only requests to other hosts come here
+        self.page.on("request", lambda request: self.off_machine.append(request.url)
+                     if OFF_MACHINE.search(request.url) else None)
+        self.page.on("console", lambda message: self.console.append(message.text) if message.type == "error" else None)
+        self.page.on("pageerror", lambda error: self.console.append(f"uncaught: {error}"))
 
-    def route(request_route):  # only requests to other hosts come here (matched in the browser: fast)
-        off_machine.append(request_route.request.url); request_route.abort()
+    def _abort(self, route):
+        self.off_machine.append(route.request.url); route.abort()
 
-    page.route(OFF_MACHINE, route)
-    page.on("request", lambda request: off_machine.append(request.url) if OFF_MACHINE.search(request.url) else None)
-    page.on("console", lambda message: console.append(message.text) if message.type == "error" else None)
-    page.on("pageerror", lambda error: console.append(f"uncaught: {error}"))
+    def leave(self):
+        "End a visit: the next page is a first visit again (no storage left by this one)."
+        try: self.page.evaluate("() => { localStorage.clear(); sessionStorage.clear(); }")
+        except Exception: pass  # a page that did not load has no storage to clear
+        self.page.goto("about:blank")
+        self.console.clear(); self.off_machine.clear()
+
+
+def check_page(tab: Tab, base: str, site: Path, relative: str, screenshots: Path | None = None) -> list[str]:
+    "Open `relative` (a page of `site` served at `base`) in `tab`; return its problems."
+    problems, page = [], tab.page
     url = urljoin(base, relative)
     try:
-        response = page.goto(url, wait_until="load", timeout=30_000)
-        status = response.status if response else None
+        try:
+            response = page.goto(url, wait_until="load", timeout=30_000)
+            status = response.status if response else None
+        except Exception as error:  # playwright's Error or TimeoutError: the page did not load
+            return problems + [f"does not load: {str(error).splitlines()[0]}"]
         if status != 200: problems.append(f"status {status}")
         source = (site/relative).read_text(errors="replace") if (site/relative).is_file() else ""
         redirect = REDIRECT.search(source)
@@ -187,10 +203,10 @@ def check_page(context, base: str, site: Path, relative: str, screenshots: Path 
                 problems += [f"instructor text on an exercise page: {line[:100]!r}" for line in secrets if line in text]
                 problems += _download_problems(page.evaluate(LINKS_JS), site, relative, secrets)
         page.wait_for_timeout(50)  # late console messages from the theme's scripts
+        problems += [f"console error: {text[:200]}" for text in tab.console]
+        problems += [f"request off the machine: {url}" for url in dict.fromkeys(tab.off_machine)]
     finally:
-        page.close()
-    problems += [f"console error: {text[:200]}" for text in console]
-    problems += [f"request off the machine: {url}" for url in dict.fromkeys(off_machine)]
+        tab.leave()
     return problems
 
 
@@ -255,9 +271,9 @@ def browser():
 
 
 @pytest.fixture
-def context(browser):
+def tab(browser):
     context = browser.new_context(viewport={"width": 1280, "height": 900}, service_workers="block")
-    try: yield context
+    try: yield Tab(context)
     finally: context.close()
 
 
@@ -283,14 +299,14 @@ def test_site_has_every_page(site):
     assert (site/"api").is_dir() and len(list((site/"api").glob("*.html"))) >= 10, "the API pages are missing"
 
 
-def test_every_page_in_the_browser(site, context):
+def test_every_page_in_the_browser(site, tab):
     "Every page loads cleanly; lesson pages get a full-page screenshot under build/docs/screenshots/."
     shutil.rmtree(SCREENSHOTS, ignore_errors=True)
     pages, problems, start = site_pages(site), {}, time.time()
     assert len(pages) > 20, f"only {len(pages)} pages under {site}"
     with serve(site) as base:
         for relative in pages:
-            found = check_page(context, base, site, relative, screenshots=SCREENSHOTS)
+            found = check_page(tab, base, site, relative, screenshots=SCREENSHOTS)
             if found: problems[relative] = found
     report = "\n".join(f"{page}:\n  " + "\n  ".join(found) for page, found in problems.items())
     assert not problems, f"{len(problems)} of {len(pages)} pages have problems:\n{report}"
@@ -339,8 +355,8 @@ def _inject(text: str, snippet: str) -> str:
     return re.sub(r"(<article[^>]*>)", lambda m: m.group(1) + snippet, text, count=1)
 
 
-def _problems(context, copy: Path, relative: str) -> list[str]:
-    with serve(copy) as base: return check_page(context, base, copy, relative)
+def _problems(tab, copy: Path, relative: str) -> list[str]:
+    with serve(copy) as base: return check_page(tab, base, copy, relative)
 
 
 def _first_lesson() -> str:
@@ -353,82 +369,99 @@ def _an_exercise(site: Path) -> str:
     return pages[0]
 
 
-def test_check_fails_on_a_traceback(tampered, context):
+def test_check_fails_on_a_traceback(tampered, tab):
     copy, edit = tampered
     page = _first_lesson()
     traceback = ('<div class="cell_output docutils container"><div class="output traceback highlight-ipythontb '
                  'notranslate"><pre>Traceback (most recent call last):\n  File "x.py", line 1\nValueError: boom</pre>'
                  '</div></div>')
     edit(page, lambda text: _inject(text, traceback))
-    found = _problems(context, copy, page)
+    found = _problems(tab, copy, page)
     assert any(p.startswith("error output") for p in found) and any(p.startswith("traceback in") for p in found), found
 
 
-def test_check_fails_on_an_error_in_a_stderr_output(tampered, context):
+def test_check_fails_on_an_error_in_a_stderr_output(tampered, tab):
     copy, edit = tampered
     page = _first_lesson()
     stderr = '<div class="cell_output docutils container"><div class="output stderr"><pre>KeyError: \'x\'</pre></div></div>'
     edit(page, lambda text: _inject(text, stderr))
-    assert any(p.startswith("error on stderr: KeyError") for p in _problems(context, copy, page))
+    assert any(p.startswith("error on stderr: KeyError") for p in _problems(tab, copy, page))
 
 
-def test_check_fails_on_broken_links_and_anchors(tampered, context):
+def test_check_fails_on_broken_links_and_anchors(tampered, tab):
     copy, edit = tampered
     page = _first_lesson()
     edit(page, lambda text: _inject(text, '<a href="no_such_page.html">x</a><a href="index.html#no-such-anchor">y</a>'
                                           '<img src="_images/missing.png">'))
-    found = _problems(context, copy, page)
+    found = _problems(tab, copy, page)
     assert {"broken link: no_such_page.html", "broken anchor: index.html#no-such-anchor",
             "broken link: _images/missing.png"} <= set(found), found
 
 
-def test_check_fails_on_a_request_off_the_machine(tampered, context):
+def test_check_fails_on_a_request_off_the_machine(tampered, tab):
     copy, edit = tampered
     page = "index.html"
     edit(page, lambda text: _inject(text, '<img src="http://example.com/tracker.png">'))
-    found = _problems(context, copy, page)
+    found = _problems(tab, copy, page)
     assert "request off the machine: http://example.com/tracker.png" in found, found
 
 
-def test_check_fails_on_a_console_error(tampered, context):
+def test_check_fails_on_a_console_error(tampered, tab):
     copy, edit = tampered
     page = "index.html"
     edit(page, lambda text: _inject(text, '<script>console.error("the page is broken")</script>'))
-    assert "console error: the page is broken" in _problems(context, copy, page)
+    assert "console error: the page is broken" in _problems(tab, copy, page)
 
 
-def test_check_fails_on_a_missing_page(tampered, context):
+def test_every_visit_is_a_first_visit(tampered, tab):
+    "An error that only a first visit shows (nothing in localStorage yet) is found on every page, not only the first."
+    copy, edit = tampered
+    script = ('<script>if (!localStorage.getItem("seen")) console.error("first visit");'
+              'localStorage.setItem("seen", "1");</script>')
+    for page in ("index.html", "genindex.html"): edit(page, lambda text: _inject(text, script))
+    with serve(copy) as base:
+        for page in ("index.html", "genindex.html", "index.html"):
+            assert "console error: first visit" in check_page(tab, base, copy, page), page
+
+
+def test_check_fails_on_a_missing_page(tampered, tab):
     copy, _ = tampered
-    assert "status 404" in _problems(context, copy, "no_such_page.html")
+    assert "status 404" in _problems(tab, copy, "no_such_page.html")
 
 
-def test_check_fails_on_a_missing_figure(tampered, context):
+def test_check_fails_on_a_page_that_does_not_load(tab, site):
+    with serve(site) as base: pass  # the server is gone: nothing listens on its port any more
+    found = check_page(tab, base, site, "index.html")
+    assert len(found) == 1 and found[0].startswith("does not load: "), found
+
+
+def test_check_fails_on_a_missing_figure(tampered, tab):
     copy, edit = tampered
     page = next(p for p, notebook in lesson_notebooks().items() if image_outputs(notebook))
     edit(page, lambda text: re.sub(r'<img [^>]*src="_images/[^"]+"[^>]*>', "", text, count=1))
-    found = _problems(context, copy, page)
+    found = _problems(tab, copy, page)
     assert any(re.match(r"\d+ figures on the page, \d+ image outputs", p) for p in found), found
 
 
-def test_check_fails_on_a_figure_that_does_not_load(tampered, context):
+def test_check_fails_on_a_figure_that_does_not_load(tampered, tab):
     copy, edit = tampered
     page = next(p for p, notebook in lesson_notebooks().items() if image_outputs(notebook))
     figure = re.search(r'<img [^>]*src="(_images/[^"]+)"', (copy/page).read_text()).group(1)
     (copy/figure).unlink(); (copy/figure).write_bytes(b"not a picture")
-    assert f"figure does not load: {figure}" in _problems(context, copy, page)
+    assert f"figure does not load: {figure}" in _problems(tab, copy, page)
 
 
-def test_check_fails_on_solution_text(tampered, context):
+def test_check_fails_on_solution_text(tampered, tab):
     copy, edit = tampered
     page = _an_exercise(copy)
     line = secret_lines(exercise_notebooks()[page])[0]
     edit(page, lambda text: _inject(text, f"<pre>{html.escape(line)}</pre><p>### BEGIN HIDDEN TESTS</p>"))
-    found = _problems(context, copy, page)
+    found = _problems(tab, copy, page)
     assert f"instructor text on an exercise page: {line[:100]!r}" in found, found
     assert "instructor text on an exercise page: '### BEGIN HIDDEN TESTS'" in found, found
 
 
-def test_check_fails_on_solution_text_in_a_download(tampered, context):
+def test_check_fails_on_solution_text_in_a_download(tampered, tab):
     copy, edit = tampered
     page = _an_exercise(copy)
     line = secret_lines(exercise_notebooks()[page])[0]
@@ -437,7 +470,7 @@ def test_check_fails_on_solution_text_in_a_download(tampered, context):
     notebook["cells"].append({"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
                               "source": line})
     (copy/download).unlink(); (copy/download).write_text(json.dumps(notebook))
-    found = _problems(context, copy, page)
+    found = _problems(tab, copy, page)
     assert f"instructor text in downloads/{Path(page).stem}.ipynb: {line[:100]!r}" in found, found
 
 
