@@ -6,7 +6,7 @@ other than the loopback one (such requests are recorded and aborted); show no Py
 any cell; have every internal link resolve to a file of the site (and its #anchor to an id on that page). Lesson pages
 must show at least as many figures as their notebook has image outputs, every figure loaded; exercise pages must not
 show any solution, hidden test or instructor-only line of their instructor notebook, nor the markers. A full-page
-screenshot of each lesson page goes to build/docs/screenshots/.
+screenshot of each lesson page goes to build/docs/screenshots/ (JPEG).
 
 The site is not built here: run `make docs` first (`make test` does). The negative tests at the end tamper with a
 copy of a few pages (the rest of the site linked, not copied) and show that each check fails."""
@@ -27,6 +27,9 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
 
+from transfer_course.exercises import (EXERCISE_DEFINITION, HIDDEN_BEGIN, HIDDEN_END, INSTRUCTOR_ONLY, SOLUTION_BEGIN,
+                                       SOLUTION_END, SOLUTION_LINE)
+
 ROOT = Path(__file__).resolve().parent.parent
 SITE = ROOT/"build"/"docs"/"html"
 SCREENSHOTS = ROOT/"build"/"docs"/"screenshots"
@@ -35,8 +38,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 OFF_MACHINE = re.compile(r"^(https?|wss?)://(?!(127\.0\.0\.1|localhost|\[::1\])([:/]|$))", re.I)  # not loopback
-MARKERS = ["### BEGIN SOLUTION", "### END SOLUTION", "### SOLUTION", "### BEGIN HIDDEN TESTS",
-           "### END HIDDEN TESTS", "### INSTRUCTOR ONLY", "### EXERCISE DEFINITION"]
+MARKERS = [SOLUTION_BEGIN, SOLUTION_END, SOLUTION_LINE, HIDDEN_BEGIN, HIDDEN_END, INSTRUCTOR_ONLY, EXERCISE_DEFINITION]
 SECRET_MIN_CHARS = 25  # shorter lines (`return x`, `import torch`) are too common to say anything
 IMAGE_MIMES = ("image/png", "image/svg+xml", "image/jpeg")
 
@@ -90,15 +92,15 @@ def secret_lines(notebook: Path) -> tuple[str, ...]:
         if cell["cell_type"] != "code":
             public.update(_normal(line) for line in source.splitlines()); continue
         first = source.lstrip().splitlines()[0].strip() if source.strip() else ""
-        whole_cell_secret = first in ("### INSTRUCTOR ONLY", "### EXERCISE DEFINITION")
+        whole_cell_secret = first in (INSTRUCTOR_ONLY, EXERCISE_DEFINITION)
         region = None
         for line in source.splitlines():
             stripped = line.strip()
-            if stripped in ("### BEGIN SOLUTION", "### BEGIN HIDDEN TESTS"): region = stripped; continue
-            if stripped in ("### END SOLUTION", "### END HIDDEN TESTS"): region = None; continue
+            if stripped in (SOLUTION_BEGIN, HIDDEN_BEGIN): region = stripped; continue
+            if stripped in (SOLUTION_END, HIDDEN_END): region = None; continue
             if whole_cell_secret or region: secret.add(_normal(line))
-            elif stripped.endswith("### SOLUTION"):  # `answer = VALUE  ### SOLUTION`: the value is the secret
-                secret.add(_normal(stripped.removesuffix("### SOLUTION").partition("=")[2]))
+            elif stripped.endswith(SOLUTION_LINE):  # `answer = VALUE  ### SOLUTION`: the value is the secret
+                secret.add(_normal(stripped.removesuffix(SOLUTION_LINE).partition("=")[2]))
             else: public.add(_normal(line))
     return tuple(sorted(line for line in secret - public if len(line) > SECRET_MIN_CHARS and not line.startswith("#")))
 
