@@ -15,8 +15,9 @@ MUTATIONS = {
                  why="a photo on both sides of the split (split by file, not by picture)", message="as a copy, in valid"),
         Mutation("split_table = split_table.assign(split='train')", why="no validation set at all",
                  message="No valid images"),
-        Mutation("split_table = [['train', 'hat', '0']] * 70", why="a hard-coded table that ignores the web",
-                 message="No valid images"),
+        Mutation("import pandas\nsplit_table = pandas.DataFrame([['train', 'hat', '0' * 16]] * 70, columns=['split', 'label', 'phash'])",
+                 why="a hard-coded table that ignores the web",
+                 message="every class needs photos on both sides"),
     ],
     "capstone_classifier": [
         Mutation(_EXPORT + '\nexported["head_state"] = {"fc.weight": torch.zeros(5, 1280), "fc.bias": torch.tensor([1., 0, 0, 0, 0])}',
