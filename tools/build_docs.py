@@ -4,7 +4,8 @@
 Pages (names as nbdev would publish them, so the modules' `Docs:` links resolve):
 - index: README.md (generated from nbs/index.ipynb);
 - the lessons nbs/01_*.ipynb … nbs/07_*.ipynb as `pretrained.html` … `pitfalls.html`, rendered from their STORED
-  outputs (nothing is executed here), and the instructor walk-through nbs/08_grading.ipynb as `grading.html`;
+  outputs (nothing is executed here), and the instructor walk-through nbs/08_grading.ipynb as `grading.html`; where
+  a lesson displays a course widget (stored notebooks keep no widget output), a note says what it does live;
 - exercises/<NN_name>.html: the STUDENT version of each nbs/exercises/*.ipynb, made by the real release path
   (`transfer-course assign`), cached in build/release/<NN_name>/ by the SHA-256 of the instructor notebook and of the
   library's code (a release computes its public checks with it); only student/ is published;
@@ -13,7 +14,8 @@ Pages (names as nbdev would publish them, so the modules' `Docs:` links resolve)
   published name also has its Markdown twin `<name>.html.md` (what the modules' docstrings link to).
 
 A notebook that fails to release fails the build with `assign`'s message; `--skip-failing-exercises` (development
-only) leaves such notebooks out instead. Sphinx runs with -W: a warning fails the build."""
+only) leaves such notebooks out instead. Sphinx runs with -W: a warning fails the build. tests/test_docs_site.py
+checks the built site in headless Chromium."""
 from __future__ import annotations
 
 import argparse
