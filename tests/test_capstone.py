@@ -167,13 +167,14 @@ def test_hidden_photos_reach_only_the_bundle(stem, tmp_path):
 
 
 def test_end_to_end_capstone_grades_full_marks_in_the_real_sandbox(tmp_path):
-    """Capstone 08 under Landlock (landlock=True): its kernel serves the course's web on its one fixture port and scrapes it,
-    and the perfect submission gets 10/10. Without the port the web cannot even start (0 points, with the reason)."""
+    """Capstone 08 under Landlock (landlock=True), graded by `grade` itself (warm pool, fork server, gradebook): with
+    `Limits.fixture_port` its kernel serves the course's web on its one open port, scrapes it, and the perfect submission
+    gets 10/10. Without the port the web cannot even start: 0 points, with the reason, and TCP stays restricted."""
     import nbformat
     from tests.test_exercise_release import perfect_notebook
     from transfer_course.core import load_settings
     from transfer_course.grading.assign import assign
-    from transfer_course.grading.autograde import Limits, grade_submission
+    from transfer_course.grading.autograde import Limits, grade, grade_submission
     from transfer_course.grading.bundle import load_bundle
     from transfer_course.sandbox import SandboxConfig, SandboxKernel, landlock_abi
     if landlock_abi() < 4: pytest.skip("Landlock cannot restrict TCP on this Linux (ABI < 4): nothing to show")
@@ -183,28 +184,26 @@ def test_end_to_end_capstone_grades_full_marks_in_the_real_sandbox(tmp_path):
     bundle = load_bundle(tmp_path/"release"/"autograder")
     perfect = perfect_notebook(nbformat.read(source, as_version=4), nbformat.read(tmp_path/"release"/"student"/source.name, as_version=4))
     settings = load_settings()
-    limits = Limits(timeout=900, cell_timeout=600, memory_mb=8192)
-    def graded(fixture_port: bool):
-        folder = tmp_path/f"port_{fixture_port}"/"student"
-        folder.mkdir(parents=True)
-        nbformat.write(perfect, folder/source.name)
-        config = SandboxConfig(preload=("torch",), landlock=True, memory_mb=8192, fixture_port=fixture_port,
-                               read_paths=tuple(str(Path(p).resolve()) for p in (settings.data_dir, settings.model_dir)))
-        kernels = []
-        def get_kernel():
-            kernels.append(SandboxKernel(config).start())
-            return kernels[-1]
-        try:
-            result = grade_submission(folder, bundle, limits, get_kernel)
-            info = kernels[-1].info
-        finally:
-            for kernel in kernels: kernel.shutdown()
-        return result, info
-    result, info = graded(True)
-    assert info["landlock_abi"] >= 4 and info["network_restricted"] and len(info["open_ports"]) == 1, info
+    read_paths = tuple(str(Path(p).resolve()) for p in (settings.data_dir, settings.model_dir))
+    for student in ("with_port", "without_port"):
+        (tmp_path/"submissions"/student).mkdir(parents=True)
+        nbformat.write(perfect, tmp_path/"submissions"/student/source.name)
+
+    [result] = grade(tmp_path/"submissions", bundle, tmp_path/"gradebook.sqlite", workers=1, progress=False, landlock=True,
+                     limits=Limits(timeout=900, cell_timeout=600, memory_mb=8192, fixture_port=True),
+                     students=["with_port"], read_paths=read_paths)
     lost = [(e.name, e.score, [t.message for t in e.tests if t.status != "passed"]) for e in result.exercises if e.score != e.max_score]
     assert (result.total, result.max_total) == (10, 10), (lost, result.notes)
-    result, info = graded(False)
-    assert info["open_ports"] == [] and result.total == 0, (result.total, result.notes)
-    assert any("Permission" in note or "Permission" in t.message for e in result.exercises for t in e.tests for note in result.notes + [""]), \
-        (result.notes, [t.message for e in result.exercises for t in e.tests])
+
+    config = SandboxConfig(preload=("torch",), landlock=True, memory_mb=8192, read_paths=read_paths)
+    kernels = []
+    def get_kernel():
+        kernels.append(SandboxKernel(config).start())
+        return kernels[-1]
+    try: result = grade_submission(tmp_path/"submissions"/"without_port", bundle, Limits(timeout=900, cell_timeout=600, memory_mb=8192), get_kernel)
+    finally:
+        for kernel in kernels: kernel.shutdown()
+    info = kernels[-1].info
+    assert info["landlock_abi"] >= 4 and info["network_restricted"] and info["open_ports"] == [], info
+    messages = [t.message for e in result.exercises for t in e.tests] + list(result.notes)
+    assert result.total == 0 and any("Permission" in m for m in messages), (result.total, messages)
