@@ -381,7 +381,9 @@ def stage(skip_failing: bool) -> tuple[list, dict]:
 
     index = readme_markdown().rstrip() + "\n\n"
     index += toctree("Lessons", lesson_pages[:7]) + toctree("Instructors", lesson_pages[7:])
-    index += toctree("Exercises (student versions)", exercise_pages) + toctree("API reference", api_pages)
+    index += toctree("Exercises (student versions)", exercise_pages)
+    # The sidebar names modules without the package prefix (full names wrap mid-word); the pages keep them.
+    index += toctree("API reference (transfer_course)", [f"{page.removeprefix('api/')} <{page}>" for page in api_pages])
     (SOURCE/"index.md").write_text(index)
     return [twins, redirects, downloads], timings
 
