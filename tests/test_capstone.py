@@ -207,3 +207,23 @@ def test_end_to_end_capstone_grades_full_marks_in_the_real_sandbox(tmp_path):
     assert info["landlock_abi"] >= 4 and info["network_restricted"] and info["open_ports"] == [], info
     messages = [t.message for e in result.exercises for t in e.tests] + list(result.notes)
     assert result.total == 0 and any("Permission" in m for m in messages), (result.total, messages)
+
+
+def test_a_fixture_port_opens_that_port_only():
+    "A Landlock kernel with a fixture port serves and fetches on it; another loopback port, and a bind elsewhere, stay denied."
+    import socket
+    from transfer_course.sandbox import SandboxConfig, SandboxKernel, landlock_abi
+    if landlock_abi() < 4: pytest.skip("Landlock cannot restrict TCP on this Linux (ABI < 4)")
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        kernel = SandboxKernel(SandboxConfig(preload=(), memory_mb=2048, fixture_port=True)).start()
+        try:
+            run = kernel.execute(
+                "import os, socket\nport = int(os.environ['TRANSFER_COURSE_FIXTURE_PORT'])\n"
+                "server = socket.create_server(('127.0.0.1', port)); socket.create_connection(('127.0.0.1', port), timeout=5).close()\n"
+                "def denied(action):\n    try: action(); return False\n    except PermissionError: return True\n"
+                f"other = denied(lambda: socket.create_connection(('127.0.0.1', {listener.getsockname()[1]}), timeout=5))\n"
+                "elsewhere = denied(lambda: socket.create_server(('127.0.0.1', 0)))", 30,
+                user_expressions={"verdict": "(other, elsewhere)"})
+        finally: kernel.shutdown()
+    assert kernel.info["open_ports"] == [kernel.fixture_port] and run.status == "ok", (kernel.info, run)
+    assert run.expressions["verdict"]["data"]["text/plain"] == "(True, True)"
