@@ -1,5 +1,4 @@
 """Feedback and Gradescope output say "1 point", never "1 points" (issue 14: correct plurals in feedback)."""
-import json
 from datetime import datetime, timezone
 
 from transfer_course.grading.export import _gradescope_result, feedback_html
