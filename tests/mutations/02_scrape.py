@@ -139,3 +139,33 @@ MUTATIONS = {
                  why="delegates the grouping to the library's near_duplicate_groups", message=FORBIDDEN),
     ],
 }
+
+
+def _resume(*body: str) -> str:
+    return "def needs_fetch(row, file_exists, retry_failed=False):\n" + "".join(f"    {line}\n" for line in body)
+
+
+MUTATIONS["needs_fetch"] = [
+    Mutation(_resume("if row is None: return True", "if row['status'] == 'saved': return not file_exists",
+                     "return row['status'] == 'failed'"),
+             why="fetches every failure again, with or without retry_failed", message="retry_failed=False'] is True"),
+    Mutation(_resume("if row is None: return True", "if row['status'] == 'saved': return not file_exists",
+                     "return row['status'] == 'failed' and retry_failed"),
+             why="a URL the scrape never reached (max-pics) waits for retry_failed", message="failed/max-pics"),
+    Mutation(_resume("if row is None: return True", "if row['status'] == 'saved': return False",
+                     "return row['status'] == 'failed' and (retry_failed or row['reason'] == 'max-pics')"),
+             why="a saved image whose file has gone is not fetched again", message="saved/, file gone"),
+    Mutation(_resume("if row is None: return True", "if row['status'] == 'saved': return not file_exists",
+                     "return row['status'] != 'duplicate' and (retry_failed or row['reason'] == 'max-pics')"),
+             why="a rejected download fetched again on retry (a verdict on the content)", message="rejected/"),
+    Mutation(_resume("if row is None: return False", "if row['status'] == 'saved': return not file_exists",
+                     "return row['status'] == 'failed' and (retry_failed or row['reason'] == 'max-pics')"),
+             why="a URL never judged is not fetched", message="never judged"),
+    Mutation("_public = {}\n" + _resume("return row is None or (row['status'] == 'saved' and not file_exists) or "
+                                        "(row['status'] == 'failed' and retry_failed and row['reason'] == 'http-404')"),
+             why="hard-codes the six public cases (404 retried, max-pics and other failures not)", message="failed/"),
+    Mutation("from transfer_course import scrape\n"
+             + _resume("old = None if row is None else scrape.ManifestRow('u', row['status'], row['reason'], file='f')",
+                       "return getattr(scrape, '_needs_fetch')(old, scrape.Path('.') if file_exists else scrape.Path('/nonexistent'), retry_failed)"),
+             why="delegates to the library's _needs_fetch", message=FORBIDDEN),
+]
