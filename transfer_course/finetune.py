@@ -14,6 +14,7 @@ import torch
 from fastcore.basics import patch
 from torch import nn
 
+from .augment import import_fastai_vision
 from .data import ImageData, ImageSplit
 from .engine import History, grad_scaler, model_device, preserved_modes, train_step
 from .records import ModelRecord, load_pretrained
@@ -234,18 +235,17 @@ def fastai_dataloaders(
     augment: bool = True, # Random-resized crops and flips for training (as ours)
 ) -> DataLoaders:
     "fastai DataLoaders over exactly the files of `split`: crops, flips, the record's statistics."
-    from fastai.vision.all import (CategoryBlock, DataBlock, Flip, ImageBlock, IndexSplitter,
-                                   Normalize, RandomResizedCrop, Resize, tensor)
+    vision = import_fastai_vision()
     paths = [path for path, _ in split.train + split.valid]
     label_of = {path: split.classes[label] for path, label in split.train + split.valid}
     def class_of(path) -> str: return label_of[path]
     size = record.input_size
-    crop = RandomResizedCrop(size, min_scale=0.35) if augment else Resize(size)
-    statistics = Normalize.from_stats(tensor(record.mean), tensor(record.std))
-    validation = IndexSplitter(list(range(len(split.train), len(paths))))
-    block = DataBlock(blocks=(ImageBlock, CategoryBlock(vocab=split.classes)),
-                      get_y=class_of, splitter=validation, item_tfms=crop,
-                      batch_tfms=([Flip()] if augment else []) + [statistics])
+    crop = vision.RandomResizedCrop(size, min_scale=0.35) if augment else vision.Resize(size)
+    statistics = vision.Normalize.from_stats(vision.tensor(record.mean), vision.tensor(record.std))
+    validation = vision.IndexSplitter(list(range(len(split.train), len(paths))))
+    block = vision.DataBlock(blocks=(vision.ImageBlock, vision.CategoryBlock(vocab=split.classes)),
+                             get_y=class_of, splitter=validation, item_tfms=crop,
+                             batch_tfms=([vision.Flip()] if augment else []) + [statistics])
     return block.dataloaders(paths, bs=batch_size, num_workers=num_workers)
 
 # %% ../nbs/05_unfreeze.ipynb #c059
@@ -255,6 +255,6 @@ def fastai_learner(
     train_bn: bool = True, # fastai's default: BatchNorm of the frozen body trains
 ) -> Learner:
     "fastai's `vision_learner` on our offline model, the record's splitter, accuracy, frozen."
-    from fastai.vision.all import accuracy, vision_learner
-    return vision_learner(dls, fastai_architecture(record.name), normalize=False, pretrained=True,
-                          splitter=fastai_splitter(record), metrics=accuracy, train_bn=train_bn)
+    vision = import_fastai_vision()
+    return vision.vision_learner(dls, fastai_architecture(record.name), normalize=False, pretrained=True,
+                                 splitter=fastai_splitter(record), metrics=vision.accuracy, train_bn=train_bn)
