@@ -92,6 +92,13 @@ def test_a_rerun_replaces_the_banner(run_lesson, tmp_path):
     outputs.set_banner(notebook, outputs.banner_text(131, 2))
     assert [cell.get("id") for cell in notebook.cells].count(outputs.BANNER_ID) == 1
     assert "2 min 10 s on 2 CPU cores" in notebook.cells[1].source
+    assert "shared with other jobs" not in notebook.cells[1].source
+
+
+def test_banner_states_a_busy_machine():
+    assert "mean load 7.4 on 2 cores" in outputs.banner_text(1433, 2, 602, load=7.4)
+    assert "shared with other jobs" not in outputs.banner_text(1433, 2, 602, load=1.5)
+    assert "shared with other jobs" not in outputs.banner_text(1433, 2, 602)
 
 
 def test_stale_check(run_lesson, tmp_path):

@@ -229,11 +229,13 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 60} min" + (f" {seconds % 60} s" if seconds % 60 else "")
 
 
-def banner_text(seconds: float, cores: int, cpu_seconds: float | None = None) -> str:
-    "The runtime banner a lesson opens with."
+def banner_text(seconds: float, cores: int, cpu_seconds: float | None = None, load: float | None = None) -> str:
+    "The runtime banner a lesson opens with; a mean `load` above `cores` is stated (other jobs slowed the run)."
     cpu = f" ({_duration(cpu_seconds)} of CPU time)" if cpu_seconds else ""
+    busy = (f" The machine was shared with other jobs during that run (mean load {load:.1f} on {cores} cores), so "
+            f"an idle machine of the same kind is faster." if load is not None and load > cores else "")
     return (f"> **Runtime.** The outputs on this page come from a full run of the notebook: {_duration(seconds)} on "
-            f"{cores} CPU cores, no GPU{cpu}. On a slower machine, use the quick mode (smaller images, fewer photos "
+            f"{cores} CPU cores, no GPU{cpu}.{busy} On a slower machine, use the quick mode (smaller images, fewer photos "
             f"and epochs: same code, noisier numbers than the text quotes): make `{QUICK_LINE}` the first cell and run "
             f"all, or start JupyterLab with `TRANSFER_COURSE_QUICK=1 jupyter lab`.")
 
@@ -271,7 +273,7 @@ def make_outputs(path: Path, env: dict | None = None, timeout: float = 1800, qui
     env = full_mode_env() if env is None else env
     nb, timings = run_notebook(path, env, timeout, quiet)
     clean_outputs(nb, path_replacements(env))
-    if is_lesson(path): set_banner(nb, banner_text(timings["seconds"], _cores(), timings["cpu_seconds"]))
+    if is_lesson(path): set_banner(nb, banner_text(timings["seconds"], _cores(), timings["cpu_seconds"], timings.get("load")))
     stamp(nb, timings)
     write_notebook(path, nb)
     images = sum(mime.startswith("image/") for cell in nb["cells"] for output in cell.get("outputs", [])
