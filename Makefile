@@ -44,7 +44,7 @@ sync-check: $(STAMP)
 
 test: $(STAMP) sync-check lint lesson-stats outputs-check docs
 	$(TEST_ENV) $(BIN)/python -m pytest tests nbs --nbval-lax -p no:cacheprovider -q -n 2 --dist loadfile \
-	  --ignore=tests/test_exercise_release.py
+	  --ignore=tests/test_exercise_release.py --durations=25
 
 # Releases every exercise notebook, grades its perfect submission and runs every mutation in real kernels
 # (about 17 minutes on 2 loaded cores, so not part of `make test` yet).
