@@ -19,17 +19,18 @@ from .bundle import BUNDLE_FORMAT, write_bundle
 from ..sandbox import SandboxConfig, SandboxKernel
 
 # %% auto #0
-__all__ = ['HEAVY_MODULES', 'LEAK_MIN_NODES', 'AssignError', 'student_notebook', 'secret_lines', 'leaked_lines',
-           'structural_leaks', 'assign', 'run_assign']
+__all__ = ['HEAVY_MODULES', 'FIXTURE_MODULES', 'LEAK_MIN_NODES', 'AssignError', 'student_notebook', 'secret_lines',
+           'leaked_lines', 'structural_leaks', 'assign', 'run_assign']
 
 # %% ../../nbs/84_assign.ipynb #a05
 HEAVY_MODULES = ("torch", "torchvision", "timm", "fastai.vision.all", "matplotlib.pyplot", "transfer_course.pretrained",
                  "transfer_course.checks", "transfer_course.exercises")
+FIXTURE_MODULES = ("transfer_course.testing.web",)  # a notebook that imported one serves pages: grading kernels get a port
 _EXERCISES = "__import__('transfer_course.exercises', fromlist=['_'])"
 _STATE = ("__import__('json').dumps({'hidden': %(e)s.hidden_summary(), 'checks': %(e)s.CHECK_CALLS, "
           "'modules': [m for m in %(m)r if m in __import__('sys').modules], "
           "'bound': {k: [v.name, id(v)] for k, v in get_ipython().user_ns.items() "
-          "if isinstance(v, %(e)s.Exercise) and not k.startswith('_')}})" % {"e": _EXERCISES, "m": HEAVY_MODULES})
+          "if isinstance(v, %(e)s.Exercise) and not k.startswith('_')}})" % {"e": _EXERCISES, "m": HEAVY_MODULES + FIXTURE_MODULES})
 
 def _kernel_json(kernel: SandboxKernel, expression: str, timeout: float = 60):
     "Evaluate `expression` (which returns JSON text) in a trusted instructor kernel."
@@ -301,6 +302,7 @@ def assign(
                      (json.dumps(public, indent=1, sort_keys=True) + "\n").encode())
     bundle["preload"] = [m for m in HEAVY_MODULES if m in modules]
     bundle["check_modules"] = sorted(m for m in check_modules if m.startswith("transfer_course."))
+    bundle["fixture_port"] = any(m in modules for m in FIXTURE_MODULES)
     return write_bundle(bundle, out)
 
 # %% ../../nbs/84_assign.ipynb #a23

@@ -42,6 +42,7 @@ class Bundle:
     preload: tuple # Modules for warm kernels
     sha256: str # Hash of bundle.json
     check_modules: tuple = () # Course modules that register the judges (imported before judging)
+    fixture_port: bool = False # Grading kernels need a loopback port for the course's web fixture (`MockWeb`)
     @property
     def notebooks(self) -> list[str]:
         "The assignment's notebooks, in exercise order."
@@ -97,4 +98,7 @@ def load_bundle(
     if data.get("format") != BUNDLE_FORMAT:
         raise BundleError(f"Bundle format {data.get('format')} is not {BUNDLE_FORMAT}.")
     modules = tuple(m for m in data.get("check_modules", ()) if isinstance(m, str) and m.startswith("transfer_course."))
-    return Bundle(data["assignment"], _exercises(data), tuple(data.get("preload", ())), digest, modules)
+    fixture_port = data.get("fixture_port", False)  # absent in bundles made before it existed: no port, as then
+    if not isinstance(fixture_port, bool):
+        raise BundleError(f"The bundle's fixture_port is {fixture_port!r}, not true or false. Rebuild it with `assign`.")
+    return Bundle(data["assignment"], _exercises(data), tuple(data.get("preload", ())), digest, modules, fixture_port)
