@@ -155,6 +155,10 @@ def _add_grading_commands(subparsers, settings: Settings) -> None:
     add("--feedback", type=Path, help="also write HTML feedback pages here")
     add("--read", action="append", help="extra read-only path for kernels (repeatable), e.g. a dataset")
     add("--no-landlock", action="store_true", help="do not restrict kernels with Landlock")
+    add("--fixture-port", action=argparse.BooleanOptionalAction, default=None,
+        help="give each kernel one loopback TCP port (in $TRANSFER_COURSE_FIXTURE_PORT) for the course's local web "
+             "fixture, MockWeb; every other port and all other network access stay denied. Default: only when the "
+             "bundle asks (assign saw its notebooks use MockWeb); --no-fixture-port: never")
     add("--quiet", action="store_true", help="no progress bar")
     add("--scheduler", metavar="tcp://HOST:PORT",
         help="grade on this Dask cluster (`dask scheduler`, `dask worker`); --workers is then ignored")
