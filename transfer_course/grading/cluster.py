@@ -16,7 +16,8 @@ import psutil
 from tqdm.auto import tqdm
 
 import transfer_course
-from .autograde import Limits, _grader_failure, find_submissions, grade_submission, run_grade as run_local_grade
+from .autograde import (Limits, _grader_failure, find_submissions, grade, grade_submission,
+    run_grade as run_local_grade, wants_fixture_port)
 from .bundle import Bundle, BundleError, load_bundle
 from .export import export_feedback
 from .gradebook import ExerciseOutcome, SubmissionResult, TestOutcome, open_gradebook, record_result
@@ -146,7 +147,7 @@ def grade_task(
         bundle = _task_bundle(bundle_json, job["bundle_sha256"], worker)
         limits = Limits(**job["limits"])
         config = SandboxConfig(memory_mb=limits.memory_mb, preload=bundle.preload, landlock=job["landlock"],
-                               read_paths=tuple(job["read_paths"]))
+                               read_paths=tuple(job["read_paths"]), fixture_port=wants_fixture_port(bundle, limits))
         pool = _worker_pool(config, _worker_threads())
         before = {p.pid for p in psutil.Process().children()}
         with tempfile.TemporaryDirectory(prefix="tc-cluster-") as folder:
@@ -321,12 +322,31 @@ def _grade_with(client, folders: list, bundle: Bundle, raw: bytes, db, limits: L
     return results
 
 # %% ../../nbs/88_cluster.ipynb #u26
+def _limits(args: argparse.Namespace) -> Limits:
+    "The `Limits` of parsed `grade` arguments; `--fixture-port`/`--no-fixture-port` force the port (absent: the bundle decides)."
+    return Limits(timeout=args.timeout, cell_timeout=args.cell_timeout, memory_mb=args.memory,
+                  fixture_port=getattr(args, "fixture_port", None))
+
+def _run_local_forced(args: argparse.Namespace) -> int:
+    "Local grading with `--fixture-port` or `--no-fixture-port` (`autograde.run_grade` leaves the port to the bundle)."
+    try: bundle = load_bundle(args.bundle, args.bundle_sha256)
+    except BundleError as error: print(f"grade refused: {error}", file=sys.stderr); return 2
+    results = grade(args.submissions, bundle, args.db, workers=args.workers, limits=_limits(args),
+                    landlock=not args.no_landlock, progress=not args.quiet,
+                    students=args.students.split(",") if args.students else None, read_paths=tuple(args.read or ()))
+    if args.feedback:
+        with open_gradebook(args.db) as connection: export_feedback(connection, args.feedback, bundle.assignment)
+    for result in sorted(results, key=lambda r: r.student_id):
+        print(f"{result.student_id}\t{result.total:g}/{result.max_total:g}")
+    return 0
+
 def run_grade(
     args: argparse.Namespace, # Parsed `grade` arguments (see `autograde.run_grade`), plus scheduler, connect_timeout
 ) -> int:
     "The `grade` command: local grading without `--scheduler`, on the Dask cluster with it; return the exit status."
-    if not getattr(args, "scheduler", None): return run_local_grade(args)
-    limits = Limits(timeout=args.timeout, cell_timeout=args.cell_timeout, memory_mb=args.memory)
+    if not getattr(args, "scheduler", None):
+        return run_local_grade(args) if getattr(args, "fixture_port", None) is None else _run_local_forced(args)
+    limits = _limits(args)
     try:
         results = grade_on_cluster(args.submissions, args.bundle, args.db, args.scheduler, args.bundle_sha256,
                                    limits=limits, landlock=not args.no_landlock, progress=not args.quiet,
