@@ -125,3 +125,85 @@ def test_crash_mid_run_keeps_earlier_results(release, tmp_path):
     assert connection.execute("SELECT status FROM runs").fetchall() == [("running",)]  # the run shows it never finished
     gone, alive = psutil.wait_procs(kernels, timeout=10)
     assert alive == [], alive  # kernels die with their grader (PR_SET_PDEATHSIG)
+
+
+# --- the web fixture's port (issue 14): assign records it, grade opens it, --no-fixture-port closes it ---
+WEB_SETUP = ("import urllib.request\nfrom transfer_course.exercises import Exercise\nfrom transfer_course import checks\n"
+             "from transfer_course.testing.web import MockWeb\nweb = MockWeb(photos=[]).start()")
+WEB_TESTS = """ex_status = Exercise("page_status", points=2, answer="page_status")
+ex_status.add_test("page_status(web.url('status/200'))", checks.equals(200))
+### BEGIN HIDDEN TESTS
+ex_status.add_test("page_status(web.url('status/201'))", checks.equals(201), hidden=True, description="another page")
+### END HIDDEN TESTS"""
+
+
+def web_assignment_notebook() -> nbformat.NotebookNode:
+    "A one-exercise instructor notebook that starts the course's MockWeb and fetches a page from it."
+    new_md, new_code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
+    cells = [new_md("# Web assignment"), new_code(WEB_SETUP),
+             new_md("**Exercise.** Write `page_status(url)`: fetch the page and return its body as an int."),
+             new_code("def page_status(url):\n    ### BEGIN SOLUTION\n    return int(urllib.request.urlopen(url, timeout=10).read())\n"
+                      "    ### END SOLUTION"),
+             new_code(WEB_TESTS), new_code("ex_status.check()")]
+    for index, cell in enumerate(cells): cell.id = f"w{index:02d}"
+    kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": kernelspec})
+
+
+@pytest.fixture(scope="module")
+def web_release(tmp_path_factory):
+    "The web notebook assigned, and its perfect submission (the student release with the solution put back) for student 'ada'."
+    from tests.test_exercise_release import perfect_notebook
+    from transfer_course.grading.assign import assign
+    root = tmp_path_factory.mktemp("web")
+    instructor = web_assignment_notebook()
+    nbformat.write(instructor, root/"web.ipynb")
+    assign([root/"web.ipynb"], root/"release", cell_timeout=60)
+    student = nbformat.read(root/"release"/"student"/"web.ipynb", as_version=4)
+    (root/"subs"/"ada").mkdir(parents=True)
+    nbformat.write(perfect_notebook(instructor, student), root/"subs"/"ada"/"web.ipynb")
+    return root
+
+
+def test_assign_records_whether_the_notebooks_use_the_web_fixture(web_release, release):
+    "A notebook that imported transfer_course.testing.web gets fixture_port True; the tiny one (no web) False, in the JSON too."
+    assert load_bundle(web_release/"release"/"autograder").fixture_port is True
+    assert json.loads((web_release/"release"/"autograder"/"bundle.json").read_text())["fixture_port"] is True
+    assert load_bundle(release/"release"/"autograder").fixture_port is False
+    assert "transfer_course.testing.web" not in load_bundle(web_release/"release"/"autograder").preload
+
+
+def test_bundle_without_the_key_loads_without_a_port_and_a_bad_value_is_refused(tmp_path):
+    from transfer_course.grading.bundle import BUNDLE_FORMAT, write_bundle
+    data = {"format": BUNDLE_FORMAT, "assignment": "old", "notebooks": {}, "preload": []}
+    write_bundle(data, tmp_path/"old")
+    assert load_bundle(tmp_path/"old"/"autograder").fixture_port is False
+    write_bundle({**data, "fixture_port": "yes"}, tmp_path/"bad")
+    with pytest.raises(BundleError, match="fixture_port"): load_bundle(tmp_path/"bad"/"autograder")
+
+
+def test_grade_opens_the_port_the_bundle_asks_for_under_landlock(web_release, tmp_path):
+    "Default Limits under Landlock: the kernel serves MockWeb on its one port and the perfect submission gets 2/2."
+    from transfer_course.grading.autograde import Limits, grade
+    from transfer_course.sandbox import landlock_abi
+    if landlock_abi() < 4: pytest.skip("Landlock cannot restrict TCP on this Linux (ABI < 4)")
+    bundle = load_bundle(web_release/"release"/"autograder")
+    [result] = grade(web_release/"subs", bundle, tmp_path/"g.sqlite", workers=1, progress=False, landlock=True, limits=Limits(timeout=120))
+    assert (result.total, result.max_total) == (2, 2), [(t.status, t.message) for e in result.exercises for t in e.tests] + list(result.notes)
+
+
+def test_cli_no_fixture_port_denies_it_with_the_permission_error(web_release, tmp_path):
+    "`grade --no-fixture-port` overrides the bundle: MockWeb cannot bind, 0/2, and the reason names the PermissionError."
+    from transfer_course.sandbox import landlock_abi
+    if landlock_abi() < 4: pytest.skip("Landlock cannot restrict TCP on this Linux (ABI < 4)")
+    help_text = subprocess.run([str(CLI), "grade", "--help"], capture_output=True, text=True, env=ENV, timeout=60).stdout
+    assert "--no-fixture-port" in help_text and "stay denied" in " ".join(help_text.split())
+    done = subprocess.run([str(CLI), "grade", str(web_release/"subs"), "--bundle", str(web_release/"release"/"autograder"),
+                           "--db", str(tmp_path/"g.sqlite"), "--workers", "1", "--quiet", "--timeout", "120", "--no-fixture-port"],
+                          capture_output=True, text=True, env=ENV, timeout=300)
+    assert done.returncode == 0 and "ada\t0/2" in done.stdout, (done.stdout, done.stderr)
+    with sqlite3.connect(tmp_path/"g.sqlite") as connection:
+        text = " ".join(str(v) for row in connection.execute("SELECT notes FROM submissions UNION ALL SELECT message FROM test_results")
+                        for v in row)
+    assert "PermissionError" in text, text[:2000]
+
