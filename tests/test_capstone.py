@@ -227,3 +227,14 @@ def test_a_fixture_port_opens_that_port_only():
         finally: kernel.shutdown()
     assert kernel.info["open_ports"] == [kernel.fixture_port] and run.status == "ok", (kernel.info, run)
     assert run.expressions["verdict"]["data"]["text/plain"] == "(True, True)"
+
+
+def test_capstone_08_bundle_asks_for_the_fixture_port(tmp_path):
+    "assign sees capstone 08 serve the course's web (MockWeb), so `grade` opens the port with default Limits; forcing still wins."
+    from transfer_course.grading.assign import assign
+    from transfer_course.grading.autograde import Limits, wants_fixture_port
+    from transfer_course.grading.bundle import load_bundle
+    assign([REPO/"nbs"/"exercises"/"08_capstone_end_to_end.ipynb"], tmp_path/"release")
+    bundle = load_bundle(tmp_path/"release"/"autograder")
+    assert bundle.fixture_port is True
+    assert (wants_fixture_port(bundle, Limits()), wants_fixture_port(bundle, Limits(fixture_port=False))) == (True, False)
