@@ -230,11 +230,26 @@ def test_a_fixture_port_opens_that_port_only():
 
 
 def test_capstone_08_bundle_asks_for_the_fixture_port(tmp_path):
-    "assign sees capstone 08 serve the course's web (MockWeb), so `grade` opens the port with default Limits; forcing still wins."
+    """assign sees capstone 08 serve the course's web (MockWeb), so its bundle asks for the port and `grade` with default
+    Limits (no flag) under Landlock opens it: the perfect submission gets 10/10. Forcing the port off still wins."""
+    import nbformat
+    from tests.test_exercise_release import perfect_notebook
+    from transfer_course.core import load_settings
     from transfer_course.grading.assign import assign
-    from transfer_course.grading.autograde import Limits, wants_fixture_port
+    from transfer_course.grading.autograde import Limits, grade, wants_fixture_port
     from transfer_course.grading.bundle import load_bundle
-    assign([REPO/"nbs"/"exercises"/"08_capstone_end_to_end.ipynb"], tmp_path/"release")
+    from transfer_course.sandbox import landlock_abi
+    source = REPO/"nbs"/"exercises"/"08_capstone_end_to_end.ipynb"
+    assign([source], tmp_path/"release")
     bundle = load_bundle(tmp_path/"release"/"autograder")
     assert bundle.fixture_port is True
     assert (wants_fixture_port(bundle, Limits()), wants_fixture_port(bundle, Limits(fixture_port=False))) == (True, False)
+    if landlock_abi() < 4: pytest.skip("Landlock cannot restrict TCP on this Linux (ABI < 4): grading would not need the port")
+    perfect = perfect_notebook(nbformat.read(source, as_version=4), nbformat.read(tmp_path/"release"/"student"/source.name, as_version=4))
+    (tmp_path/"submissions"/"perfect").mkdir(parents=True)
+    nbformat.write(perfect, tmp_path/"submissions"/"perfect"/source.name)
+    settings = load_settings()
+    read_paths = tuple(str(Path(p).resolve()) for p in (settings.data_dir, settings.model_dir))
+    [result] = grade(tmp_path/"submissions", bundle, tmp_path/"gradebook.sqlite", workers=1, progress=False, landlock=True,
+                     limits=Limits(timeout=900, cell_timeout=600, memory_mb=8192), read_paths=read_paths)
+    assert (result.total, result.max_total) == (10, 10), result.notes
