@@ -300,12 +300,13 @@ def grade(
 # %% ../../nbs/87_grade.ipynb #r28
 def run_grade(
     args: argparse.Namespace, # Parsed `grade` arguments: submissions, bundle, bundle_sha256, db, workers, timeout,
-                              # cell_timeout, memory, students, feedback, read, no_landlock, quiet
+                              # cell_timeout, memory, students, feedback, read, no_landlock, quiet, fixture_port
 ) -> int:
     "The `grade` command: verify the bundle, grade into the gradebook, print each total; return the exit status."
     try: bundle = load_bundle(args.bundle, args.bundle_sha256)
     except BundleError as error: print(f"grade refused: {error}", file=sys.stderr); return 2
-    limits = Limits(timeout=args.timeout, cell_timeout=args.cell_timeout, memory_mb=args.memory)
+    limits = Limits(timeout=args.timeout, cell_timeout=args.cell_timeout, memory_mb=args.memory,
+                    fixture_port=getattr(args, "fixture_port", None))
     results = grade(args.submissions, bundle, args.db, workers=args.workers, limits=limits, landlock=not args.no_landlock,
                     progress=not args.quiet, students=args.students.split(",") if args.students else None,
                     read_paths=tuple(args.read or ()))

@@ -16,7 +16,7 @@ import psutil
 from tqdm.auto import tqdm
 
 import transfer_course
-from .autograde import (Limits, _grader_failure, find_submissions, grade, grade_submission,
+from .autograde import (Limits, _grader_failure, find_submissions, grade_submission,
     run_grade as run_local_grade, wants_fixture_port)
 from .bundle import Bundle, BundleError, load_bundle
 from .export import export_feedback
@@ -327,25 +327,12 @@ def _limits(args: argparse.Namespace) -> Limits:
     return Limits(timeout=args.timeout, cell_timeout=args.cell_timeout, memory_mb=args.memory,
                   fixture_port=getattr(args, "fixture_port", None))
 
-def _run_local_forced(args: argparse.Namespace) -> int:
-    "Local grading with `--fixture-port` or `--no-fixture-port` (`autograde.run_grade` leaves the port to the bundle)."
-    try: bundle = load_bundle(args.bundle, args.bundle_sha256)
-    except BundleError as error: print(f"grade refused: {error}", file=sys.stderr); return 2
-    results = grade(args.submissions, bundle, args.db, workers=args.workers, limits=_limits(args),
-                    landlock=not args.no_landlock, progress=not args.quiet,
-                    students=args.students.split(",") if args.students else None, read_paths=tuple(args.read or ()))
-    if args.feedback:
-        with open_gradebook(args.db) as connection: export_feedback(connection, args.feedback, bundle.assignment)
-    for result in sorted(results, key=lambda r: r.student_id):
-        print(f"{result.student_id}\t{result.total:g}/{result.max_total:g}")
-    return 0
-
 def run_grade(
     args: argparse.Namespace, # Parsed `grade` arguments (see `autograde.run_grade`), plus scheduler, connect_timeout
 ) -> int:
     "The `grade` command: local grading without `--scheduler`, on the Dask cluster with it; return the exit status."
     if not getattr(args, "scheduler", None):
-        return run_local_grade(args) if getattr(args, "fixture_port", None) is None else _run_local_forced(args)
+        return run_local_grade(args)
     limits = _limits(args)
     try:
         results = grade_on_cluster(args.submissions, args.bundle, args.db, args.scheduler, args.bundle_sha256,
