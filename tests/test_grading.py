@@ -18,7 +18,10 @@ ENV = {**os.environ, "TRANSFER_COURSE_OFFLINE": "1"}
 @pytest.fixture(scope="module")
 def release(tmp_path_factory):
     root = tmp_path_factory.mktemp("grading")
-    nbformat.write(tiny_assignment_notebook(), root/"tiny.ipynb")
+    notebook = tiny_assignment_notebook()
+    # As `make outputs` stamps an instructor notebook: a hash of its code, solutions included (must not reach students).
+    notebook.metadata["transfer_course"] = {"outputs": {"code_sha256": "0" * 64, "mode": "full"}}
+    nbformat.write(notebook, root/"tiny.ipynb")
     done = subprocess.run([str(CLI), "assign", str(root/"tiny.ipynb"), "--out", str(root/"release")], capture_output=True, text=True, env=ENV, timeout=120)
     assert done.returncode == 0, done.stderr
     return root
@@ -33,6 +36,7 @@ def test_no_solution_or_hidden_test_reaches_students(release):
     assert "ones(2, 2) * 7" not in student_text and HIDDEN_BEGIN not in student_text and "all_checks_pass" not in student_text
     student = nbformat.read(release/"release"/"student"/"tiny.ipynb", as_version=4)
     assert all(c.get("outputs", []) == [] and c.get("execution_count") is None for c in student.cells if c.cell_type == "code")
+    assert "transfer_course" not in student.metadata and "code_sha256" not in student_text
     assert 'declare_hidden_tests(\'double\', count=1, weight=1)' in student_text
 
 

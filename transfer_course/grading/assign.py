@@ -89,7 +89,9 @@ def student_notebook(
     states: list, # The registry state after each of its cells (from running it)
 ) -> tuple[nbformat.NotebookNode, dict]:
     "The student version of an executed instructor `notebook`, and {exercise: check cell id}."
-    student, check_cells = nbformat.v4.new_notebook(metadata=notebook.metadata), {}
+    # The instructor's full-run record (`tools/outputs.py`: a hash of the code, solutions included) stays behind.
+    metadata = {k: v for k, v in notebook.metadata.items() if k != "transfer_course"}
+    student, check_cells = nbformat.v4.new_notebook(metadata=metadata), {}
     previous = {"hidden": {}, "checks": [], "bound": {}}
     for cell, state in zip(notebook.cells, states):
         new_checks = state["checks"][len(previous["checks"]):]
