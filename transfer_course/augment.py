@@ -116,9 +116,10 @@ def image_data(
 
 # %% ../nbs/03_augment.ipynb #fa57a1a1
 def import_fastai_vision() -> ModuleType:
-    "`fastai.vision.all`, imported without the `torch.jit.script` FutureWarning fastai's own import raises."
+    "`fastai.vision.all`, minus the `torch.jit.script` FutureWarning its own import raises."
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning)
+        deprecated = r"`torch\.jit\.script` is deprecated"
+        warnings.filterwarnings("ignore", message=deprecated, category=FutureWarning)
         import fastai.vision.all as vision
     return vision
 
@@ -133,13 +134,15 @@ def fastai_datablock(
     vision = import_fastai_vision()
     ratio = (1/config.max_ratio, config.max_ratio)
     lighting = max(config.brightness, config.contrast)
-    batch_augment = vision.aug_transforms(do_flip=config.flip, max_rotate=config.rotation, max_warp=0.0,
-                                          max_lighting=lighting, max_zoom=1.0)
-    return vision.DataBlock(blocks=(vision.ImageBlock, vision.CategoryBlock), get_items=vision.get_image_files,
-                            get_y=vision.parent_label,
-                            splitter=vision.GrandparentSplitter(train_name=train_name, valid_name=valid_name),
-                            item_tfms=vision.RandomResizedCrop(record.input_size, config.min_scale, ratio),
-                            batch_tfms=[*batch_augment, vision.Normalize.from_stats(record.mean, record.std)])
+    batch_augment = vision.aug_transforms(do_flip=config.flip, max_rotate=config.rotation,
+                                          max_warp=0.0, max_lighting=lighting, max_zoom=1.0)
+    normalize = vision.Normalize.from_stats(record.mean, record.std)
+    return vision.DataBlock(
+        blocks=(vision.ImageBlock, vision.CategoryBlock), get_items=vision.get_image_files,
+        get_y=vision.parent_label,
+        splitter=vision.GrandparentSplitter(train_name=train_name, valid_name=valid_name),
+        item_tfms=vision.RandomResizedCrop(record.input_size, config.min_scale, ratio),
+        batch_tfms=[*batch_augment, normalize])
 
 # %% ../nbs/03_augment.ipynb #b7b43afd
 def presize_size(

@@ -256,5 +256,6 @@ def fastai_learner(
 ) -> Learner:
     "fastai's `vision_learner` on our offline model, the record's splitter, accuracy, frozen."
     vision = import_fastai_vision()
-    return vision.vision_learner(dls, fastai_architecture(record.name), normalize=False, pretrained=True,
-                                 splitter=fastai_splitter(record), metrics=vision.accuracy, train_bn=train_bn)
+    return vision.vision_learner(dls, fastai_architecture(record.name), normalize=False,
+                                 pretrained=True, splitter=fastai_splitter(record),
+                                 metrics=vision.accuracy, train_bn=train_bn)
