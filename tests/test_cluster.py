@@ -196,16 +196,10 @@ def test_worker_killed_mid_run_loses_and_repeats_nothing(release, scheduler, tmp
 
 def test_worker_opens_the_fixture_port_by_the_same_rule(tmp_path):
     "`grade_task` on a worker (here in-process): the MockWeb bundle gets its port under Landlock (2/2); Limits(fixture_port=False) closes it (0/2)."
-    from tests.test_exercise_release import perfect_notebook
-    from tests.test_grading import web_assignment_notebook
+    from tests.test_grading import release_web_assignment
     from transfer_course.sandbox import landlock_abi
     if landlock_abi() < 4: pytest.skip("Landlock cannot restrict TCP on this Linux (ABI < 4)")
-    instructor = web_assignment_notebook()
-    nbformat.write(instructor, tmp_path/"web.ipynb")
-    assign([tmp_path/"web.ipynb"], tmp_path/"release", cell_timeout=60)
-    student = nbformat.read(tmp_path/"release"/"student"/"web.ipynb", as_version=4)
-    (tmp_path/"subs"/"ada").mkdir(parents=True)
-    nbformat.write(perfect_notebook(instructor, student), tmp_path/"subs"/"ada"/"web.ipynb")
+    release_web_assignment(tmp_path)
     bundle, raw = cluster.read_bundle(tmp_path/"release"/"autograder")
     try:
         totals = []

@@ -154,12 +154,10 @@ def web_assignment_notebook() -> nbformat.NotebookNode:
     return nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": kernelspec})
 
 
-@pytest.fixture(scope="module")
-def web_release(tmp_path_factory):
-    "The web notebook assigned, and its perfect submission (the student release with the solution put back) for student 'ada'."
+def release_web_assignment(root: Path) -> Path:
+    "Assign the web notebook into root/release and put its perfect submission (the release with the solution back) in root/subs/ada."
     from tests.test_exercise_release import perfect_notebook
     from transfer_course.grading.assign import assign
-    root = tmp_path_factory.mktemp("web")
     instructor = web_assignment_notebook()
     nbformat.write(instructor, root/"web.ipynb")
     assign([root/"web.ipynb"], root/"release", cell_timeout=60)
@@ -167,6 +165,12 @@ def web_release(tmp_path_factory):
     (root/"subs"/"ada").mkdir(parents=True)
     nbformat.write(perfect_notebook(instructor, student), root/"subs"/"ada"/"web.ipynb")
     return root
+
+
+@pytest.fixture(scope="module")
+def web_release(tmp_path_factory):
+    "The web notebook assigned, and its perfect submission for student 'ada'."
+    return release_web_assignment(tmp_path_factory.mktemp("web"))
 
 
 def test_assign_records_whether_the_notebooks_use_the_web_fixture(web_release, release):
