@@ -93,7 +93,7 @@ MUTATIONS = {
                  why="dedupes by a perceptual fingerprint (near copies counted as exact)", message="near duplicate"),
         Mutation(_copies("hashlib.sha256(data).digest()", keep="first[k] = url"),
                  why="maps each copy to the latest earlier download with its bytes, not the first (the kept one)",
-                 message="FIRST download", max_score=0.7),
+                 message="FIRST download"),
         Mutation("from transfer_course.testing.web import sample_downloads as _sd\n"
                  "_public = exact_duplicates(_sd(0)[0])\ndef exact_duplicates(downloads): return dict(_public)",
                  why="hard-codes the public answer", message="exact-copy download"),
@@ -122,7 +122,7 @@ MUTATIONS = {
         Mutation(_split(group="parent[i]"), why="follows one link only, not the chain (A-B-C cut in two)",
                  message="chain of near pairs"),
         Mutation(_split(per_class_groups=True), why="groups within each class only (a copy in another class leaks)",
-                 message="straddle the split", max_score=0.75),
+                 message="straddle the split"),
         Mutation(_split(rng="random.Random()"), why="unseeded: a different split on every call",
                  message="seed your random generator"),
         Mutation("def leak_free_split(hashes, labels, valid_pct=0.25, threshold=8, seed=0): return ['train']*len(hashes)",
