@@ -47,7 +47,7 @@ test: $(STAMP) sync-check lint lesson-stats outputs-check docs
 	  --ignore=tests/test_exercise_release.py --durations=25
 
 # Releases every exercise notebook, grades its perfect submission and runs every mutation in real kernels
-# (about 17 minutes on 2 loaded cores, so not part of `make test` yet).
+# (4 min on an idle 2-core machine, 15+ when loaded; not part of `make test`, which keeps CI near 15 minutes).
 test-release: $(STAMP)
 	$(TEST_ENV) $(BIN)/python -m pytest tests/test_exercise_release.py -p no:cacheprovider -q
 
